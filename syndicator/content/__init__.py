@@ -1,0 +1,1 @@
+"""Reading stage: content folder → documents → items. Knows nothing of feeds or delivery."""

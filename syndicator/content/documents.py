@@ -1,0 +1,77 @@
+"""Splitting a file's bytes into front matter and body, with errors that name the line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from frontmatter.default_handlers import YAMLHandler
+
+_HANDLER = YAMLHandler()
+_BOM = "\ufeff"
+
+
+class DocumentError(Exception):
+    """A document that cannot be read: the line (1-based, in the file) and the reason."""
+
+    def __init__(self, line: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    front_matter: dict[str, Any]
+    front_matter_text: str
+    body: str
+    # Lines before the front-matter text starts, to turn a YAML line into a file line.
+    line_offset: int
+
+    def line_of(self, key: str) -> int | None:
+        """The file line where a top-level key is written, for messages about its value."""
+        prefix = f"{key}:"
+        for number, line in enumerate(self.front_matter_text.split("\n")):
+            if line.startswith(prefix):
+                return number + self.line_offset + 1
+        return None
+
+
+def looks_like_document(head: bytes) -> bool:
+    """Cheap test on the first bytes, so images and PDFs are never decoded."""
+    return head.removeprefix(b"\xef\xbb\xbf").startswith(b"---")
+
+
+def parse_document(data: bytes) -> Document | None:
+    """The document in ``data``, or None when the file has no front matter (not a document)."""
+    if not looks_like_document(data):
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DocumentError(line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})") from exc
+    text = text.removeprefix(_BOM).replace("\r\n", "\n")
+    start = _HANDLER.FM_BOUNDARY.match(text) if _HANDLER.FM_BOUNDARY else None
+    if start is None:
+        return None
+    try:
+        fm_text, body = _HANDLER.split(text)
+    except ValueError as exc:
+        raise DocumentError(1, "front matter has no closing '---' line") from exc
+    line_offset = text.count("\n", 0, start.end())
+    try:
+        meta = _HANDLER.load(fm_text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + line_offset + 1 if mark else None
+        reason = " ".join(str(exc.problem or exc).split())
+        raise DocumentError(line, f"invalid YAML front matter: {reason}") from exc
+    except yaml.YAMLError as exc:
+        raise DocumentError(None, f"invalid YAML front matter: {exc}") from exc
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise DocumentError(line_offset + 1, "front matter must be a mapping of keys to values")
+    return Document(meta, fm_text, body, line_offset)

@@ -1,0 +1,272 @@
+"""One document → one item: every front-matter rule of DESIGN.md §3 in one place."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any, Literal
+
+from syndicator.config import Config
+from syndicator.content.dates import DateError, date_from_filename, to_datetime
+from syndicator.content.documents import Document, DocumentError, parse_document
+from syndicator.content.markup import (
+    absolute_url,
+    first_paragraph,
+    render_markdown,
+    strip_xml_forbidden,
+)
+from syndicator.content.scan import Source
+from syndicator.content.slugs import slugify
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A document as feeds see it. ``date`` is None only when neither the front matter nor the
+    file name gives one: the catalog then uses the time the store first saw the file."""
+
+    key: str
+    id: str
+    url: str
+    title: str
+    date: datetime | None
+    draft: bool
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    summary_html: str
+    content_html: str
+    image: str | None
+    author: str
+    external_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong in one file, said so that an author can find and fix it."""
+
+    path: str
+    line: int | None
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.severity}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """What reading one file gave: an item, or nothing (not a document, or broken)."""
+
+    source: Source
+    item: Item | None
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def is_document(self) -> bool:
+        return self.item is not None or any(p.severity == "error" for p in self.problems)
+
+
+_DATE_PREFIX = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}-")
+_PLACEHOLDER = re.compile(r":([a-z_]+)")
+_KEY_PART = re.compile(r"^([^\[\]]+)((?:\[\d+\])*)$")
+
+
+def read_source(source: Source, config: Config) -> ReadResult:
+    """Read and parse one file; every failure becomes a Problem naming the file."""
+    path = str(source.path)
+    try:
+        data = source.path.read_bytes()
+    except OSError as exc:
+        return ReadResult(source, None, (Problem(path, None, f"cannot read: {exc.strerror}"),))
+    try:
+        document = parse_document(data)
+    except DocumentError as exc:
+        return ReadResult(source, None, (Problem(path, exc.line, exc.reason),))
+    if document is None:
+        return ReadResult(source, None)
+    try:
+        item, warnings = build_item(document, source, config)
+    except DocumentError as exc:
+        return ReadResult(source, None, (Problem(path, exc.line, exc.reason),))
+    return ReadResult(
+        source, item, tuple(Problem(path, line, msg, "warning") for line, msg in warnings)
+    )
+
+
+def build_item(
+    document: Document, source: Source, config: Config
+) -> tuple[Item, list[tuple[int | None, str]]]:
+    """The item of a parsed document, with (line, message) warnings."""
+    meta = document.front_matter
+    warnings: list[tuple[int | None, str]] = []
+    filename = PurePosixPath(source.key).name
+    stem = _DATE_PREFIX.sub("", filename.rsplit(".", 1)[0] if "." in filename else filename)
+
+    title = _text(meta.get("title"))
+    if not title:
+        title = stem.replace("-", " ").replace("_", " ").strip().capitalize() or filename
+        warnings.append((None, f"no title; using {title!r} from the file name"))
+
+    date = _date(document, config)
+    if date is None:
+        date = date_from_filename(filename, config.tz)
+
+    slug = slugify(_text(meta.get("slug")) or stem) or slugify(filename)
+    categories = _names(_first_present(meta, ("categories", "category")))
+    tags = _names(_first_present(meta, ("tags", "tag")))
+    url = _permalink(meta, source.collection, slug, date, categories, config)
+
+    content_html = render_markdown(document.body, base_url=url)
+    summary_source = _first_text(meta, config.content.summary_keys)
+    summary_html = (
+        render_markdown(summary_source, base_url=url)
+        if summary_source
+        else first_paragraph(content_html)
+    )
+    site_root = config.base_url + "/"
+    image = _first_url(meta, config.content.image_keys, site_root)
+    external = _first_url(meta, config.content.external_url_keys, site_root)
+    author = _author(_first_present(meta, config.content.author_keys)) or config.site.author
+
+    item = Item(
+        key=source.key,
+        id=_text(meta.get("id")) or _text(meta.get("guid")) or url,
+        url=url,
+        title=title,
+        date=date,
+        draft=_is_false(meta.get("published")),
+        categories=categories,
+        tags=tags,
+        summary_html=summary_html,
+        content_html=content_html,
+        image=image,
+        author=author,
+        external_url=external,
+    )
+    return item, warnings
+
+
+def _date(document: Document, config: Config) -> datetime | None:
+    value = document.front_matter.get("date")
+    if value is None or value == "":
+        return None
+    try:
+        return to_datetime(value, config.tz)
+    except DateError as exc:
+        raise DocumentError(document.line_of("date"), f"date: {exc}") from exc
+
+
+def _permalink(
+    meta: Mapping[str, Any],
+    collection: str,
+    slug: str,
+    date: datetime | None,
+    categories: tuple[str, ...],
+    config: Config,
+) -> str:
+    explicit = _text(meta.get("permalink"))
+    if explicit:
+        return absolute_url(explicit, config.base_url + "/") or config.base_url + "/"
+    pattern = config.content.permalinks.get(collection, config.content.permalink)
+    values = {
+        "collection": collection.removeprefix("_"),
+        "slug": slug,
+        "title": slug,
+        "name": slug,
+        "categories": "/".join(slugify(c) for c in categories),
+    }
+    if date is not None:
+        values |= {
+            "year": f"{date.year:04d}",
+            "month": f"{date.month:02d}",
+            "i_month": str(date.month),
+            "day": f"{date.day:02d}",
+            "i_day": str(date.day),
+        }
+    path = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), pattern)
+    path = re.sub(r"/{2,}", "/", "/" + path)
+    return absolute_url(path, config.base_url + "/") or config.base_url + path
+
+
+def _lookup(meta: Mapping[str, Any], path: str) -> Any:
+    """``une-ou-diaporama[0].image`` style paths into nested front matter."""
+    value: Any = meta
+    for part in path.split("."):
+        match = _KEY_PART.match(part)
+        if not match or not isinstance(value, Mapping):
+            return None
+        value = value.get(match.group(1))
+        for index in re.findall(r"\[(\d+)\]", match.group(2)):
+            if not isinstance(value, list) or int(index) >= len(value):
+                return None
+            value = value[int(index)]
+    return value
+
+
+def _first_present(meta: Mapping[str, Any], keys: Iterable[str]) -> Any:
+    for key in keys:
+        value = _lookup(meta, key)
+        if value not in (None, "", [], {}):
+            return value
+    return None
+
+
+def _first_text(meta: Mapping[str, Any], keys: Iterable[str]) -> str:
+    for key in keys:
+        text = _text(_lookup(meta, key))
+        if text:
+            return text
+    return ""
+
+
+def _first_url(meta: Mapping[str, Any], keys: Iterable[str], base: str) -> str | None:
+    for key in keys:
+        text = _text(_lookup(meta, key))
+        if text:
+            url = absolute_url(text, base)
+            if url:
+                return url
+    return None
+
+
+def _text(value: Any) -> str:
+    if value is None or isinstance(value, dict | list):
+        return ""
+    return strip_xml_forbidden(str(value)).strip()
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A YAML list or a comma-separated string, each name once (by slug), display form kept."""
+    if value is None:
+        return ()
+    parts = (
+        value.split(",")
+        if isinstance(value, str)
+        else value
+        if isinstance(value, list)
+        else [value]
+    )
+    names: dict[str, str] = {}
+    for part in parts:
+        name = " ".join(_text(part).split())
+        slug = slugify(name)
+        if name and slug:
+            names.setdefault(slug, name)
+    return tuple(names.values())
+
+
+def _author(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(filter(None, (_author(v) for v in value)))
+    if isinstance(value, dict):
+        return _text(value.get("name"))
+    return _text(value)
+
+
+def _is_false(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"false", "no", "off", "0"}
+    return value is False

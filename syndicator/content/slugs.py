@@ -1,0 +1,15 @@
+"""Slugs for category, tag and document names, matching the site's own URLs."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from slugify import slugify as _slugify
+
+_APOSTROPHES = str.maketrans("", "", "'\u2019\u2018\u02bc")
+
+
+@lru_cache(maxsize=65536)
+def slugify(name: str) -> str:
+    """Apostrophes dropped first so ``d’intérêt`` gives ``dinteret`` as Jekyll's site does."""
+    return _slugify(name.translate(_APOSTROPHES))

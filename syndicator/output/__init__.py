@@ -1,0 +1,1 @@
+"""Writing stage: rendered files → the output folder, atomically and only when changed."""

@@ -1,0 +1,86 @@
+"""Replacing files in the output folder so that a reader never sees half a feed.
+
+Each file is written to a hidden temporary file in its own folder and renamed over the old one
+(atomic on POSIX). A file whose bytes did not change is not touched, so its mtime, ETag and the
+caches of every aggregator polling it stay valid. Files a previous build wrote and this one did
+not are removed, using a manifest, so nothing else in the folder is ever deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MANIFEST = ".syndicator-manifest"
+
+
+@dataclass
+class WriteReport:
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` unless it already holds exactly that; True when written."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return True
+
+
+class OutputWriter:
+    """Collects what one build writes, then removes what the previous build left behind."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.report = WriteReport()
+        self._paths: set[str] = set()
+
+    def write(self, relative: str, data: bytes) -> None:
+        self._paths.add(relative)
+        if write_atomic(self.root / relative, data):
+            self.report.written.append(relative)
+        else:
+            self.report.unchanged += 1
+
+    def finish(self) -> WriteReport:
+        """Remove what the previous build wrote and this one did not; record the manifest."""
+        manifest = self.root / MANIFEST
+        for relative in sorted(_read_manifest(manifest) - self._paths):
+            target = self.root / relative
+            target.unlink(missing_ok=True)
+            self.report.removed.append(relative)
+            _remove_empty_parents(target.parent, self.root)
+        write_atomic(manifest, "".join(f"{p}\n" for p in sorted(self._paths)).encode())
+        return self.report
+
+
+def _read_manifest(path: Path) -> set[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return set()
+    return {line for line in lines if line and ".." not in Path(line).parts}
+
+
+def _remove_empty_parents(folder: Path, root: Path) -> None:
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
