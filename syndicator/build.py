@@ -1,20 +1,18 @@
-"""The build pipeline: scan → read → catalog → render → write (DESIGN.md §2), in one direction.
+"""Reading every document and rendering the catalog to the output folder.
 
-Side effects (disk, clock, store) enter here as arguments; the stages it calls are pure.
+The stages these call are pure; the disk is touched here and in the writer only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from syndicator.catalog import Catalog, Entry, FeedSpec, build_catalog
+from syndicator.catalog import Catalog, Entry
 from syndicator.config import Config
-from syndicator.content.items import Problem, ReadResult, read_source
-from syndicator.content.scan import Source, scan
+from syndicator.content.items import ReadResult, read_source
+from syndicator.content.scan import Source
 from syndicator.feeds import atom, jsonfeed, rss
 from syndicator.feeds.context import SiteContext
 from syndicator.feeds.pages import render_index, render_opml
@@ -25,26 +23,6 @@ from syndicator.progress import silent
 
 ProgressFn = Callable[[str, int, int], None]
 RENDERERS: dict[str, ModuleType] = {"rss": rss, "atom": atom, "json": jsonfeed}
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    catalog: Catalog
-    results: tuple[ReadResult, ...]
-    report: WriteReport
-
-    @property
-    def problems(self) -> list[Problem]:
-        found = [p for r in self.results for p in r.problems]
-        return found + list(self.catalog.problems)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def documents(self) -> int:
-        return sum(1 for r in self.results if r.is_document)
 
 
 def content_dirs(config: Config) -> list[Path]:
@@ -68,17 +46,6 @@ def _read_chunk(sources: Sequence[Source]) -> list[ReadResult]:
     return [read_source(source, config) for source in sources]
 
 
-def catalog_of(
-    results: Iterable[ReadResult],
-    *,
-    now: datetime,
-    first_seen: Mapping[str, datetime],
-    updated_at: Mapping[str, datetime] | None = None,
-) -> Catalog:
-    items = [r.item for r in results if r.item is not None]
-    return build_catalog(items, now=now, first_seen=first_seen, updated_at=updated_at)
-
-
 def render_fragments(
     entries: Sequence[Entry], fmt: str, site: SiteContext, progress: ProgressFn = silent
 ) -> dict[str, bytes]:
@@ -98,47 +65,72 @@ def _render_chunk(indexes: Sequence[int]) -> list[bytes]:
     return [render(entries[i], site) for i in indexes]
 
 
-def render_pages(
-    feeds: Sequence[FeedSpec],
-    fmt: str,
-    fragments: Mapping[str, bytes],
-    site: SiteContext,
-    max_items: int,
-) -> Iterable[tuple[str, bytes]]:
-    """(relative path, bytes) of every document of every feed in ``fmt``."""
-    renderer = RENDERERS[fmt]
-    for feed in feeds:
-        for page in pages(feed, max_items):
-            body = [fragments[e.item.key] for e in page.entries]
-            yield page.path(fmt), renderer.render_document(page, body, site)
+Signature = tuple[object, ...]
 
 
-def write_site(
-    catalog: Catalog, config: Config, output: Path, progress: ProgressFn = silent
-) -> WriteReport:
-    """Every feed in every format, plus the index and OPML; one format in memory at a time."""
-    site = SiteContext.from_config(config)
-    formats = config.feeds.formats
-    writer = OutputWriter(output)
-    for fmt in formats:
-        fragments = render_fragments(catalog.entries, fmt, site, progress)
-        for path, data in render_pages(catalog.feeds, fmt, fragments, site, config.feeds.max_items):
-            writer.write(path, data)
-        del fragments
-    writer.write("index.html", render_index(catalog.feeds, formats, site))
-    writer.write("feeds.opml", render_opml(catalog.feeds, formats, site))
-    return writer.finish()
+class SiteRenderer:
+    """Renders the catalog into the output folder, redoing only what changed since last time.
 
+    An entry is rendered once per format and reused by every page that holds it; a page whose
+    entries (key, version, dates) are those it was last written with is not rendered again.
+    ``keep_cache`` False frees each format's entries once written (one-shot builds).
+    """
 
-def build(
-    config: Config,
-    *,
-    now: datetime,
-    first_seen: Mapping[str, datetime],
-    progress: ProgressFn = silent,
-) -> BuildResult:
-    """A full, stateless build of the output folder."""
-    results = read_sources(scan(content_dirs(config)), config, progress)
-    catalog = catalog_of(results, now=now, first_seen=first_seen)
-    report = write_site(catalog, config, Path(config.output.dir), progress)
-    return BuildResult(catalog, tuple(results), report)
+    def __init__(self, config: Config, output: Path, *, keep_cache: bool = True) -> None:
+        self.site = SiteContext.from_config(config)
+        self.formats = config.feeds.formats
+        self.max_items = config.feeds.max_items
+        self.output = output
+        self.keep_cache = keep_cache
+        self._fragments: dict[str, dict[str, tuple[Signature, bytes]]] = {
+            f: {} for f in self.formats
+        }
+        self._pages: dict[str, Signature] = {}
+
+    def render(
+        self, catalog: Catalog, versions: Mapping[str, str], progress: ProgressFn = silent
+    ) -> WriteReport:
+        signatures = {
+            e.item.key: (e.item.key, versions[e.item.key], e.published, e.updated)
+            for e in catalog.entries
+        }
+        writer = OutputWriter(self.output)
+        for fmt in self.formats:
+            fragments = self._fresh_fragments(catalog.entries, fmt, signatures, progress)
+            for feed in catalog.feeds:
+                for page in pages(feed, self.max_items):
+                    path = page.path(fmt)
+                    signature = (
+                        feed.name,
+                        page.archives,
+                        *(signatures[e.item.key] for e in page.entries),
+                    )
+                    if self._pages.get(path) == signature and writer.keep(path):
+                        continue
+                    body = [fragments[e.item.key] for e in page.entries]
+                    writer.write(path, RENDERERS[fmt].render_document(page, body, self.site))
+                    self._pages[path] = signature
+            if not self.keep_cache:
+                self._fragments[fmt].clear()
+        writer.write("index.html", render_index(catalog.feeds, self.formats, self.site))
+        writer.write("feeds.opml", render_opml(catalog.feeds, self.formats, self.site))
+        return writer.finish()
+
+    def _fresh_fragments(
+        self,
+        entries: Sequence[Entry],
+        fmt: str,
+        signatures: Mapping[str, Signature],
+        progress: ProgressFn,
+    ) -> dict[str, bytes]:
+        cache = self._fragments[fmt]
+        for key in cache.keys() - signatures.keys():
+            del cache[key]
+        stale = [
+            e
+            for e in entries
+            if (c := cache.get(e.item.key)) is None or c[0] != signatures[e.item.key]
+        ]
+        for key, data in render_fragments(stale, fmt, self.site, progress).items():
+            cache[key] = (signatures[key], data)
+        return {key: data for key, (_, data) in cache.items()}

@@ -57,6 +57,14 @@ class OutputWriter:
         else:
             self.report.unchanged += 1
 
+    def keep(self, relative: str) -> bool:
+        """Count ``relative`` as written unchanged without rendering it; False if it is gone."""
+        if not (self.root / relative).is_file():
+            return False
+        self._paths.add(relative)
+        self.report.unchanged += 1
+        return True
+
     def finish(self) -> WriteReport:
         """Remove what the previous build wrote and this one did not; record the manifest."""
         manifest = self.root / MANIFEST

@@ -1,0 +1,115 @@
+"""Events stage: comparing what the store knew with the new catalog (DESIGN.md §7).
+
+Pure: the transitions of every item between two scans, as new store records and events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+
+from syndicator.catalog import Catalog
+from syndicator.content.items import Item
+
+EventType = Literal["item.published", "item.updated", "item.unpublished"]
+EVENT_TYPES: tuple[EventType, ...] = ("item.published", "item.updated", "item.unpublished")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """What the store remembers of an item between scans."""
+
+    key: str
+    item_id: str
+    state: str
+    published_at: datetime | None
+    updated_at: datetime | None
+    version: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: EventType
+    key: str
+    item_id: str
+    data: str
+
+
+def version_of(item: Item) -> str:
+    """Changes whenever anything a reader sees of the item changes."""
+    return hashlib.sha256(orjson.dumps(item)).hexdigest()
+
+
+def updated_times(
+    prior: Mapping[str, ItemRecord], versions: Mapping[str, str], now: datetime
+) -> dict[str, datetime]:
+    """An item's updated time moves to ``now`` when its published text changed."""
+    result: dict[str, datetime] = {}
+    for key, version in versions.items():
+        old = prior.get(key)
+        if old is None:
+            continue
+        if old.state == "published" and old.version != version:
+            result[key] = now
+        elif old.updated_at is not None:
+            result[key] = old.updated_at
+    return result
+
+
+def transitions(
+    prior: Mapping[str, ItemRecord],
+    catalog: Catalog,
+    versions: Mapping[str, str],
+    items: Mapping[str, Item],
+    data: Mapping[str, dict[str, Any]],
+    *,
+    announce: bool,
+) -> tuple[list[ItemRecord], list[Event]]:
+    """The records that changed and the events to announce.
+
+    ``data`` holds the JSON Feed item of each visible entry. ``announce`` is False for the
+    baseline scan: states are recorded, nothing is announced.
+    """
+    entries = {e.item.key: e for e in catalog.entries}
+    records: list[ItemRecord] = []
+    events: list[Event] = []
+    for key in sorted(prior.keys() | catalog.states.keys()):
+        old = prior.get(key)
+        state = catalog.states.get(key, "removed")
+        was_published = old is not None and old.state == "published"
+        item = items.get(key)
+        if item is None:
+            if old is None:
+                continue
+            if was_published:
+                events.append(Event("item.unpublished", key, old.item_id, old.data))
+            if old.state != "removed":
+                records.append(replace(old, state="removed"))
+            continue
+        version = versions[key]
+        entry = entries.get(key)
+        payload = orjson.dumps(data[key]).decode() if key in data else (old.data if old else "{}")
+        record = ItemRecord(
+            key,
+            item.id,
+            state,
+            entry.published if entry else item.date,
+            entry.updated if entry else None,
+            version,
+            payload,
+        )
+        if state == "published" and not was_published:
+            events.append(Event("item.published", key, item.id, payload))
+        elif state == "published" and old is not None and old.version != version:
+            events.append(Event("item.updated", key, item.id, payload))
+        elif was_published and state != "published" and old is not None:
+            events.append(Event("item.unpublished", key, old.item_id, old.data))
+        if record != old:
+            records.append(record)
+    return records, events if announce else []

@@ -1,0 +1,1 @@
+"""The store: the single source of truth for what was seen, published and announced."""

@@ -1,0 +1,111 @@
+"""Opening the store: engine, pragmas, migrations, and the one-scanner-at-a-time lock.
+
+SQLite (WAL) needs no setup and is the default; PostgreSQL is the same code with another URL.
+Migrations run on open, so an upgraded syndicator never meets an old schema.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+
+class StoreError(Exception):
+    """The store cannot be opened or is held by another worker."""
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for ``url``; the folder of a SQLite file is created on first use."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (a no-op when it is there already)."""
+    alembic = AlembicConfig()
+    alembic.set_main_option("script_location", "syndicator.store:migrations")
+    with engine.begin() as connection:
+        alembic.attributes["connection"] = connection
+        command.upgrade(alembic, "head")
+
+
+def open_engine(url: str) -> Engine:
+    try:
+        engine = create_store_engine(url)
+        migrate(engine)
+    except Exception as exc:
+        raise StoreError(
+            f"cannot open the store {make_url(url).render_as_string()}: {exc}"
+        ) from exc
+    return engine
+
+
+class ScannerLock:
+    """Only one process may scan a store at a time.
+
+    SQLite: an exclusive ``flock`` on ``<database>.lock`` (released by the kernel if the process
+    dies). PostgreSQL: a session advisory lock on a connection held for the worker's lifetime.
+    """
+
+    _ADVISORY_KEY = 0x53594E44  # "SYND"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._fd: int | None = None
+        self._connection: Connection | None = None
+
+    def try_acquire(self) -> bool:
+        if self.engine.dialect.name == "sqlite":
+            database = self.engine.url.database
+            if not database or database == ":memory:":
+                return True
+            fd = os.open(f"{database}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._fd = fd
+            return True
+        connection = self.engine.connect()
+        held = connection.execute(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": self._ADVISORY_KEY}
+        ).scalar()
+        connection.commit()
+        if held:
+            self._connection = connection
+            return True
+        connection.close()
+        return False
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -1,0 +1,190 @@
+"""Reading and writing the store's rows; every scan's changes land in one transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, delete, insert, select, update
+
+from syndicator.content.items import Item, Problem
+from syndicator.events import Event, ItemRecord
+from syndicator.store.schema import documents, events, items, settings
+
+BASELINE_DONE = "baseline_done"
+LAST_SCAN = "last_scan"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    key: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    first_seen: datetime
+    item: Item | None
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    type: str
+    item_key: str
+    item_id: str
+    occurred_at: datetime
+    data: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "item_key": self.item_key,
+            "item_id": self.item_id,
+            "occurred_at": self.occurred_at.isoformat(),
+            "data": json.loads(self.data),
+        }
+
+
+def encode_item(item: Item) -> bytes:
+    return orjson.dumps(item)
+
+
+def decode_item(data: bytes) -> Item:
+    fields = orjson.loads(data)
+    if fields["date"] is not None:
+        fields["date"] = datetime.fromisoformat(fields["date"])
+    for name in ("categories", "tags"):
+        fields[name] = tuple(fields[name])
+    return Item(**fields)
+
+
+def _encode_problems(problems: Iterable[Problem]) -> str:
+    return json.dumps([[p.path, p.line, p.message, p.severity] for p in problems])
+
+
+def _decode_problems(text: str) -> tuple[Problem, ...]:
+    return tuple(
+        Problem(path, line, message, severity) for path, line, message, severity in json.loads(text)
+    )
+
+
+def load_documents(connection: Connection) -> dict[str, DocumentRecord]:
+    rows = connection.execute(select(documents)).all()
+    return {
+        row.key: DocumentRecord(
+            row.key,
+            row.size,
+            row.mtime_ns,
+            row.sha256,
+            row.first_seen,
+            decode_item(row.item) if row.item is not None else None,
+            _decode_problems(row.problems),
+        )
+        for row in rows
+    }
+
+
+def load_items(connection: Connection) -> dict[str, ItemRecord]:
+    rows = connection.execute(select(items)).all()
+    return {
+        row.key: ItemRecord(
+            row.key, row.item_id, row.state, row.published_at, row.updated_at, row.version, row.data
+        )
+        for row in rows
+    }
+
+
+def save_documents(
+    connection: Connection, changed: Sequence[DocumentRecord], removed: Iterable[str]
+) -> None:
+    keys = [record.key for record in changed]
+    for chunk in _chunks(keys + list(removed), 500):
+        connection.execute(delete(documents).where(documents.c.key.in_(chunk)))
+    if changed:
+        connection.execute(
+            insert(documents),
+            [
+                {
+                    "key": r.key,
+                    "size": r.size,
+                    "mtime_ns": r.mtime_ns,
+                    "sha256": r.sha256,
+                    "first_seen": r.first_seen,
+                    "item": encode_item(r.item) if r.item is not None else None,
+                    "problems": _encode_problems(r.problems),
+                }
+                for r in changed
+            ],
+        )
+
+
+def save_items(connection: Connection, records: Sequence[ItemRecord]) -> None:
+    for chunk in _chunks([r.key for r in records], 500):
+        connection.execute(delete(items).where(items.c.key.in_(chunk)))
+    if records:
+        connection.execute(
+            insert(items),
+            [
+                {
+                    "key": r.key,
+                    "item_id": r.item_id,
+                    "state": r.state,
+                    "published_at": r.published_at,
+                    "updated_at": r.updated_at,
+                    "version": r.version,
+                    "data": r.data,
+                }
+                for r in records
+            ],
+        )
+
+
+def append_events(connection: Connection, new: Sequence[Event], occurred_at: datetime) -> list[int]:
+    """Insert events in order; their ids (the outbox's keys) are returned."""
+    ids: list[int] = []
+    for event in new:
+        result = connection.execute(
+            insert(events).values(
+                type=event.type,
+                item_key=event.key,
+                item_id=event.item_id,
+                occurred_at=occurred_at,
+                data=event.data,
+            )
+        )
+        ids.append(int(result.inserted_primary_key[0]))
+    return ids
+
+
+def list_events(
+    connection: Connection, *, after: int = 0, limit: int | None = None
+) -> list[StoredEvent]:
+    query = select(events).where(events.c.id > after).order_by(events.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        StoredEvent(row.id, row.type, row.item_key, row.item_id, row.occurred_at, row.data)
+        for row in connection.execute(query)
+    ]
+
+
+def get_setting(connection: Connection, name: str) -> str | None:
+    return connection.execute(select(settings.c.value).where(settings.c.name == name)).scalar()
+
+
+def set_setting(connection: Connection, name: str, value: str) -> None:
+    updated = connection.execute(
+        update(settings).where(settings.c.name == name).values(value=value)
+    ).rowcount
+    if not updated:
+        connection.execute(insert(settings).values(name=name, value=value))
+
+
+def _chunks(values: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

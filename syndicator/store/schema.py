@@ -1,0 +1,88 @@
+"""Tables of the store (SQLAlchemy Core). Changes go through an Alembic migration as well."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import DateTime, TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+# One row per file that is a document: what it looked like when last read, and its item.
+documents = Table(
+    "documents",
+    metadata,
+    Column("key", String(1024), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    # The last good parse (orjson of the Item), kept when a later edit breaks the file.
+    Column("item", LargeBinary, nullable=True),
+    Column("problems", Text, nullable=False, default="[]"),
+)
+
+# One row per item ever visible or known: its state and what was last announced.
+items = Table(
+    "items",
+    metadata,
+    Column("key", String(1024), primary_key=True),
+    Column("item_id", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("published_at", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=True),
+    Column("version", String(64), nullable=False),
+    # The last JSON Feed item announced, so an unpublished event can still say what it was.
+    Column("data", Text, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("type", String(32), nullable=False),
+    Column("item_key", String(1024), nullable=False),
+    Column("item_id", Text, nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    # The webhook ``data``: a JSON Feed 1.1 item with ``_syndicator``.
+    Column("data", Text, nullable=False),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

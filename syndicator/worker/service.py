@@ -1,0 +1,130 @@
+"""``syndicator run``: keeps the feeds current and the event log complete.
+
+A periodic scan (APScheduler) is the safety net; filesystem events (watchdog) trigger a
+debounced scan at once; a one-off job publishes the next scheduled item at its time. Scans are
+serialised by a lock, so a watch event during a periodic scan waits instead of racing it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from syndicator.build import content_dirs
+from syndicator.config import Config
+from syndicator.scanner import Scanner, ScanResult
+from syndicator.store.database import ScannerLock, StoreError
+
+log = logging.getLogger("syndicator.worker")
+Clock = Callable[[], datetime]
+DEBOUNCE = timedelta(milliseconds=50)
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class _Changes(FileSystemEventHandler):
+    def __init__(self, notify: Callable[[], None]) -> None:
+        self.notify = notify
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        path = str(event.dest_path or event.src_path)
+        if event.event_type in {"opened", "closed_no_write"}:
+            return
+        if any(part.startswith(".") for part in path.split("/")[-1:]):
+            return
+        self.notify()
+
+
+class Worker:
+    def __init__(self, config: Config, engine: Engine, *, clock: Clock = system_clock) -> None:
+        self.config = config
+        self.engine = engine
+        self.clock = clock
+        self.scanner = Scanner(config, engine)
+        self.lock = ScannerLock(engine)
+        self._scan_lock = threading.Lock()
+        self._scheduler = BackgroundScheduler(timezone=UTC)
+        self._observer: Observer | None = None
+
+    def start(self) -> None:
+        if not self.lock.try_acquire():
+            raise StoreError(
+                f"another syndicator worker is already scanning the store {self.engine.url!r}; "
+                "stop it first (only one scanner may run per store)"
+            )
+        self._scheduler.add_job(
+            self.scan,
+            "interval",
+            seconds=self.config.schedule.scan_interval_seconds,
+            id="periodic-scan",
+            coalesce=True,
+            max_instances=1,
+        )
+        self._scheduler.start()
+        if self.config.schedule.watch:
+            observer = Observer()
+            handler = _Changes(self._changed)
+            for folder in content_dirs(self.config):
+                observer.schedule(handler, str(folder), recursive=True)
+            observer.start()
+            self._observer = observer
+        self.scan()
+
+    def stop(self) -> None:
+        """Finish the scan under way, then let go of everything."""
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join()
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+        with self._scan_lock:
+            self.lock.release()
+            self.engine.dispose()
+
+    def scan(self) -> ScanResult | None:
+        with self._scan_lock:
+            try:
+                result = self.scanner.scan(self.clock())
+            except Exception:
+                log.exception("scan failed; the next one will try again")
+                return None
+        if result.parsed:
+            for problem in result.problems:
+                log.warning("%s", problem)
+        if result.events or result.report.written:
+            log.info(
+                "scan: %d documents, %d parsed, %d events, %d files written",
+                result.documents,
+                result.parsed,
+                len(result.events),
+                len(result.report.written),
+            )
+        self._schedule_next(result.catalog.next_scheduled)
+        return result
+
+    def _changed(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.add_job(
+                self.scan,
+                "date",
+                run_date=datetime.now(UTC) + DEBOUNCE,
+                id="watch-scan",
+                replace_existing=True,
+            )
+
+    def _schedule_next(self, when: datetime | None) -> None:
+        """Publish the next scheduled item at its time, with no file change needed."""
+        if when is None or not self._scheduler.running:
+            return
+        self._scheduler.add_job(
+            self.scan, "date", run_date=when, id="scheduled-publication", replace_existing=True
+        )
