@@ -8,6 +8,8 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
+from syndicator.content.markup import strip_xml_forbidden
+
 _HANDLER = YAMLHandler()
 _BOM = "\ufeff"
 
@@ -52,7 +54,9 @@ def parse_document(data: bytes) -> Document | None:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise DocumentError(line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})") from exc
-    text = text.removeprefix(_BOM).replace("\r\n", "\n")
+    # Characters XML forbids are dropped from every output anyway; dropping them before YAML
+    # sees them keeps a stray control character from costing the whole document.
+    text = strip_xml_forbidden(text.removeprefix(_BOM).replace("\r\n", "\n"))
     start = _HANDLER.FM_BOUNDARY.match(text) if _HANDLER.FM_BOUNDARY else None
     if start is None:
         return None
@@ -67,7 +71,16 @@ def parse_document(data: bytes) -> Document | None:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + line_offset + 1 if mark else None
         reason = " ".join(str(exc.problem or exc).split())
+        if exc.context and exc.context_mark and exc.context_mark is not mark:
+            reason += f" ({exc.context} at line {exc.context_mark.line + line_offset + 1})"
         raise DocumentError(line, f"invalid YAML front matter: {reason}") from exc
+    except yaml.reader.ReaderError as exc:
+        # The C loader reports a byte offset, the Python one a character index: find the
+        # character again instead of trusting either.
+        bad = yaml.reader.Reader.NON_PRINTABLE.search(fm_text)
+        line = fm_text.count("\n", 0, bad.start()) + line_offset + 1 if bad else None
+        reason = f"character U+{exc.character:04X} is not allowed in YAML front matter"
+        raise DocumentError(line, reason) from exc
     except yaml.YAMLError as exc:
         raise DocumentError(None, f"invalid YAML front matter: {exc}") from exc
     if meta is None:

@@ -1,0 +1,161 @@
+"""``syndicator run`` as a real process: watch, schedule, restart, stop, single scanner."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from .conftest import document
+
+WITHIN = 2.0  # seconds: the issue's bound from file change to feed
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = WITHIN) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(0.02)
+    raise AssertionError(f"not true within {timeout} s")
+
+
+def _titles(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    if path.suffix == ".json":
+        return [item["title"] for item in json.loads(path.read_bytes())["items"]]
+    return [e.title for e in feedparser.parse(path.read_bytes()).entries]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    (tmp_path / "_posts").mkdir()
+    (tmp_path / "syndicator.toml").write_text(
+        f"""
+[site]
+base_url = "https://example.org"
+[content]
+dirs = ["{tmp_path / "_posts"}"]
+[output]
+dir = "{tmp_path / "out"}"
+[store]
+url = "sqlite:///{tmp_path / "var" / "s.db"}"
+[schedule]
+scan_interval_seconds = 3600
+watch = true
+"""
+    )
+    return tmp_path
+
+
+def _start(site: Path) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "syndicator", "run", "--config", str(site / "syndicator.toml")],
+        cwd=site,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "worker running" in line:
+            return process
+    raise AssertionError(f"worker did not start: exit {process.wait()}")
+
+
+def _stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=10)
+
+
+@pytest.fixture
+def worker(site: Path) -> Iterator[subprocess.Popen[str]]:
+    process = _start(site)
+    yield process
+    if process.poll() is None:
+        _stop(process)
+
+
+def test_watch_edit_delete_draft_and_schedule(site, worker):
+    out = site / "out"
+    posts = site / "_posts"
+    (posts / "hello.md").write_text(
+        document("Hello", extra="categories: [News]\ntags: Paris, Lyon\n")
+    )
+    _wait_for(lambda: _titles(out / "rss.xml") == ["Hello"])
+    for feed in ("categories/news/atom.xml", "tags/paris/feed.json", "tags/lyon/rss.xml"):
+        _wait_for(lambda feed=feed: _titles(out / feed) == ["Hello"])
+
+    first = feedparser.parse((out / "atom.xml").read_bytes()).entries[0]
+    (posts / "hello.md").write_text(
+        document("Hello again", extra="categories: [News]\ntags: Paris, Lyon\n")
+    )
+    _wait_for(lambda: _titles(out / "atom.xml") == ["Hello again"])
+    edited = feedparser.parse((out / "atom.xml").read_bytes()).entries[0]
+    assert edited.id == first.id
+    assert edited.updated_parsed >= first.updated_parsed
+
+    (posts / "hello.md").unlink()
+    _wait_for(lambda: _titles(out / "atom.xml") == [])
+
+    (posts / "draft.md").write_text(document("Draft", extra="published: false\n"))
+    time.sleep(0.5)
+    assert _titles(out / "atom.xml") == []
+    (posts / "draft.md").write_text(document("Draft", extra="published: true\n"))
+    _wait_for(lambda: _titles(out / "atom.xml") == ["Draft"])
+
+    soon = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
+    (posts / "soon.md").write_text(document("Soon", date=soon.isoformat()))
+    time.sleep(1)
+    assert "Soon" not in _titles(out / "atom.xml")
+    _wait_for(lambda: "Soon" in _titles(out / "atom.xml"), timeout=3 + WITHIN)
+
+    assert _stop(worker) == 0
+
+
+def test_restart_announces_nothing_new(site, worker):
+    (site / "_posts" / "a.md").write_text(document("A"))
+    _wait_for(lambda: _titles(site / "out" / "atom.xml") == ["A"])
+    assert _stop(worker) == 0
+    again = _start(site)
+    try:
+        time.sleep(0.5)
+    finally:
+        assert _stop(again) == 0
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "syndicator",
+            "events",
+            "list",
+            "--config",
+            str(site / "syndicator.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert len(listed) == 1
+    assert "item.published" in listed[0]
+
+
+def test_a_second_worker_on_the_same_store_refuses_to_start(site, worker):
+    second = subprocess.run(
+        [sys.executable, "-m", "syndicator", "run", "--config", str(site / "syndicator.toml")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert second.returncode == 2
+    assert "another syndicator worker" in second.stderr
