@@ -1,0 +1,260 @@
+"""Refuse push targets inside our own network (SSRF), at subscription time and at connect time.
+
+Whoever subscribes chooses the URL, and the worker runs inside our network: unguarded, a
+subscription to `http://169.254.169.254/` or `http://localhost:5432/` would turn the worker into
+a proxy to cloud metadata and internal services, with the delivery log as the reply channel.
+"""
+
+import contextlib
+import socket
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable
+from functools import partial
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from operator import attrgetter
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family, create_connection
+
+IPAddress = IPv4Address | IPv6Address
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_NAT64 = ip_network("64:ff9b::/96")
+
+# First match names the reason, so the most telling properties come first (169.254.169.254 is
+# both link-local and private; "link-local" is what an operator needs to read).
+_REFUSED_KINDS: tuple[tuple[str, Callable[[IPAddress], bool]], ...] = (
+    ("the unspecified address", attrgetter("is_unspecified")),
+    ("a loopback address", attrgetter("is_loopback")),
+    ("a link-local address", attrgetter("is_link_local")),
+    ("a multicast address", attrgetter("is_multicast")),
+    ("a private address", attrgetter("is_private")),
+    ("a reserved address", attrgetter("is_reserved")),
+    ("not a public address", lambda address: not address.is_global),
+)
+
+
+class TargetRefused(Exception):
+    """A target we will not send to; the message names it, the address and why, for the
+    subscriber who typed the URL and the operator reading the delivery log."""
+
+    def __init__(self, target: str, reason: str, address: IPAddress | None = None) -> None:
+        self.target = target
+        self.reason = reason
+        self.address = address
+        where = reason if address is None else f"{address} is {reason}"
+        super().__init__(f"refused to send to {target}: {where}")
+
+
+def refusal_reason(address: IPAddress) -> str | None:
+    """Why the worker must not reach `address`, or None for a public address.
+
+    IPv6 forms that carry an IPv4 address (mapped ::ffff:a.b.c.d, NAT64, 6to4) are judged by that
+    IPv4 address, where the packets end up: Python calls ::ffff:127.0.0.1 neither loopback nor
+    private, and calls every NAT64 address reserved even when it reaches a public host.
+    """
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        reason = refusal_reason(embedded)
+        return None if reason is None else f"{reason} (IPv4 {embedded})"
+    return next((reason for reason, applies in _REFUSED_KINDS if applies(address)), None)
+
+
+def _embedded_ipv4(address: IPAddress) -> IPv4Address | None:
+    if isinstance(address, IPv4Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in _NAT64:
+        return IPv4Address(int(address) & 0xFFFF_FFFF)
+    return address.sixtofour
+
+
+def _resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address `host` resolves to, literal IPs included, in the order to try them.
+
+    Decimal and short forms (`2130706433`, `127.1`) go through the same resolver as names, so
+    they are judged as the 127.0.0.1 they are.
+    """
+    infos = socket.getaddrinfo(host.strip("[]"), port, allowed_gai_family(), socket.SOCK_STREAM)
+    return list(dict.fromkeys(ip_address(sockaddr[0]) for *_, sockaddr in infos))
+
+
+def _refuse_private(target: str, addresses: Iterable[IPAddress]) -> None:
+    """Refuse if any address is not public: a name with one public and one private address
+    would otherwise reach the private one whenever the resolver puts it first."""
+    for address in addresses:
+        reason = refusal_reason(address)
+        if reason is not None:
+            raise TargetRefused(target, reason, address)
+
+
+def check_target(url: str, *, allow_private: bool) -> None:
+    """Refuse `url` unless it is http(s) and, without `allow_private`, every address of its
+    host is public.
+
+    Meant for the moment a subscription is made, to answer the subscriber at once. It cannot be
+    the last word: DNS may answer differently when the worker connects, which is why
+    `GuardedAdapter` checks again the addresses it actually connects to.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ALLOWED_SCHEMES:
+        raise TargetRefused(url, f"the scheme {parts.scheme!r} is not http or https")
+    if not parts.hostname:
+        raise TargetRefused(url, "the URL has no host")
+    try:
+        port = parts.port or _DEFAULT_PORTS[parts.scheme]
+    except ValueError as error:
+        raise TargetRefused(url, f"the port is not valid ({error})") from error
+    if allow_private:
+        return
+    try:
+        addresses = _resolve(parts.hostname, port)
+    except (socket.gaierror, UnicodeError) as error:
+        reason = f"the host {parts.hostname} cannot be resolved ({error})"
+        raise TargetRefused(url, reason) from error
+    _refuse_private(url, addresses)
+
+
+class _PinnedConnectionMixin:
+    """Resolves once, checks those addresses and connects to exactly them.
+
+    Plain urllib3 resolves the name again when it connects; a check made before that leaves a
+    window for DNS rebinding (a public answer for the check, 127.0.0.1 for the connection).
+    `host` stays the name, so the Host header, TLS SNI and the certificate check are unchanged.
+    """
+
+    _dns_host: str
+    host: str
+    port: int
+    timeout: Any
+    source_address: tuple[str, int] | None
+    socket_options: Any
+
+    def __init__(
+        self,
+        *args: Any,
+        allow_private: bool,
+        on_open: Callable[[HTTPConnection], None],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._allow_private = allow_private
+        on_open(self)
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            addresses = _resolve(self._dns_host, self.port)
+        except socket.gaierror as error:
+            raise NameResolutionError(self.host, self, error) from error
+        if not self._allow_private:
+            _refuse_private(f"{self.host}:{self.port}", addresses)
+        return self._connect_any(addresses)
+
+    def _connect_any(self, addresses: list[IPAddress]) -> socket.socket:
+        """Tries each address in turn as urllib3 does, but within one connect timeout in all:
+        a host with several black-holed addresses must not multiply the worker's wait."""
+        started = time.monotonic()
+        error: OSError = TimeoutError()
+        for address in addresses:
+            timeout = self.timeout
+            if isinstance(timeout, int | float):
+                timeout -= time.monotonic() - started
+                if timeout <= 0:
+                    break
+            try:
+                sock = create_connection(
+                    (str(address), self.port),
+                    timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except OSError as failure:
+                error = failure
+                continue
+            sys.audit("http.client.connect", self, self.host, self.port)
+            return sock
+        if isinstance(error, TimeoutError):
+            message = f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            raise ConnectTimeoutError(self, message) from error
+        message = f"Failed to establish a new connection: {error}"
+        raise NewConnectionError(self, message) from error
+
+
+class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
+    """http:// through the pinned, checked connect."""
+
+
+class _PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
+    """https:// through the pinned, checked connect; TLS still verifies the host name."""
+
+
+class _PinnedHTTPConnectionPool(HTTPConnectionPool):
+    """Hands out pinned connections; the guard settings reach them as connection arguments."""
+
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSConnectionPool(HTTPSConnectionPool):
+    """Hands out pinned TLS connections; the guard settings reach them as connection arguments."""
+
+    ConnectionCls = _PinnedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    """The requests transport for every push: connects only to addresses it has checked, refuses
+    proxies, and can cut its connections from another thread.
+
+    Mount it for both `http://` and `https://` on a Session. With `allow_private` the addresses
+    are still resolved once and pinned, only not refused (tests, intranet deployments).
+    """
+
+    def __init__(self, *, allow_private: bool, **kwargs: Any) -> None:
+        # Set first: HTTPAdapter.__init__ builds the pool manager, which needs them.
+        self.allow_private = allow_private
+        self._connections: weakref.WeakSet[HTTPConnection] = weakref.WeakSet()
+        self._connections_lock = threading.Lock()
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        guard = {"allow_private": self.allow_private, "on_open": self._track}
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": partial(_PinnedHTTPConnectionPool, **guard),
+            "https": partial(_PinnedHTTPSConnectionPool, **guard),
+        }
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> NoReturn:
+        """A proxy connects on our behalf to addresses this guard never sees."""
+        raise TargetRefused(proxy, "sending through a proxy would bypass the address check")
+
+    def interrupt(self) -> None:
+        """Shut down the socket of every connection this adapter opened.
+
+        Socket timeouts bound each read, not a whole exchange; a deadline needs another thread
+        to wake the blocked read, and shutdown does that at once, TLS included. Idle pooled
+        connections are cut too and simply reconnect when next used.
+        """
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            sock = connection.sock
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    # The plain socket's shutdown: SSLSocket's own also drops its TLS object,
+                    # and the reading thread's next read would raise ValueError, not the
+                    # connection error the HTTP stack knows how to handle.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def _track(self, connection: HTTPConnection) -> None:
+        with self._connections_lock:
+            self._connections.add(connection)
