@@ -1,0 +1,1 @@
+"""HTTP side of syndicator: the built output folder served to feed readers and aggregators."""
