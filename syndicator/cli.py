@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy import Connection
 
 from syndicator.config import Config, ConfigError, load_config, with_overrides
 from syndicator.store.database import StoreError
@@ -42,11 +46,43 @@ def _parser() -> argparse.ArgumentParser:
     run = command("run", "run the worker: watch the folder, keep feeds current, push events")
     run.add_argument("--role", choices=("all", "scanner", "deliverer", "web"), default="all")
 
-    events = commands.add_parser("events", help="the event log")
-    events_commands = events.add_subparsers(dest="action", required=True, metavar="ACTION")
-    events_list = events_commands.add_parser("list", help="list events, oldest first")
-    events_list.add_argument("--config", type=Path, help="configuration file")
-    events_list.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+    def group(name: str, help_text: str) -> Callable[[str, str], argparse.ArgumentParser]:
+        actions = commands.add_parser(name, help=help_text).add_subparsers(
+            dest="action", required=True, metavar="ACTION"
+        )
+
+        def action(verb: str, action_help: str) -> argparse.ArgumentParser:
+            sub = actions.add_parser(verb, help=action_help, description=action_help)
+            sub.add_argument("--config", type=Path, help="configuration file")
+            return sub
+
+        return action
+
+    event = group("events", "the event log")
+    event("list", "list events, oldest first").add_argument("--json", action="store_true")
+
+    subscription = group("subscriptions", "webhook subscriptions")
+    add = subscription("add", "subscribe an endpoint; prints its id and secret (shown only now)")
+    add.add_argument("url")
+    add.add_argument("--category", action="append", default=[], help="only these (repeatable)")
+    add.add_argument("--tag", action="append", default=[], help="only these (repeatable)")
+    add.add_argument("--event", action="append", default=[], help="event types (item.published)")
+    add.add_argument("--secret", help="whsec_… secret to use instead of a generated one")
+    add.add_argument("--description", default="")
+    subscription("list", "list subscriptions (never their secrets)").add_argument(
+        "--json", action="store_true"
+    )
+    subscription("remove", "delete a subscription and its deliveries").add_argument("id")
+
+    delivery = group("deliveries", "the delivery log")
+    listing = delivery("list", "list deliveries, newest first, with every attempt")
+    listing.add_argument(
+        "--status", choices=("pending", "delivering", "delivered", "failed", "cancelled")
+    )
+    listing.add_argument("--json", action="store_true")
+    delivery("replay", "queue a delivery again, with the same webhook-id").add_argument(
+        "id", type=int
+    )
     return parser
 
 
@@ -85,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "check": _cmd_check,
             "run": _cmd_run,
             "events": _cmd_events,
+            "subscriptions": _cmd_subscriptions,
+            "deliveries": _cmd_deliveries,
         }[args.command]
         return handler(args, config)
     except (ConfigError, UsageError, StoreError) as exc:
@@ -156,10 +194,10 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    worker = Worker(config, open_engine(config.store.url))
+    worker = Worker(config, open_engine(config.store.url), role=args.role)
     worker.start()
     print(
-        f"syndicator: worker running on {', '.join(config.content.dirs)}",
+        f"syndicator: worker running ({args.role}) on {', '.join(config.content.dirs)}",
         file=sys.stderr,
         flush=True,
     )
@@ -171,21 +209,99 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _cmd_events(args: argparse.Namespace, config: Config) -> int:
-    import json
-
+@contextmanager
+def _store(config: Config) -> Iterator[Connection]:
+    """One transaction on the configured store, for the management commands."""
     from syndicator.store.database import open_engine
-    from syndicator.store.records import list_events
 
     engine = open_engine(config.store.url)
-    with engine.connect() as connection:
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def _print_json(rows: Sequence[object]) -> None:
+    print(json.dumps(rows, ensure_ascii=False, indent=1))
+
+
+def _cmd_events(args: argparse.Namespace, config: Config) -> int:
+    from syndicator.store.records import list_events
+
+    with _store(config) as connection:
         found = list_events(connection)
-    engine.dispose()
     if args.json:
-        print(json.dumps([e.as_dict() for e in found], ensure_ascii=False))
+        _print_json([e.as_dict() for e in found])
         return EXIT_OK
     for event in found:
         print(f"{event.id}\t{event.occurred_at.isoformat()}\t{event.type}\t{event.item_id}")
+    return EXIT_OK
+
+
+def _cmd_subscriptions(args: argparse.Namespace, config: Config) -> int:
+    from syndicator.push import subscriptions as subs
+    from syndicator.push.guard import TargetRefused
+
+    if args.action == "add":
+        try:
+            subscription = subs.new_subscription(
+                args.url,
+                categories=args.category,
+                tags=args.tag,
+                event_types=args.event,
+                secret=args.secret,
+                description=args.description,
+                allow_private=config.push.allow_private_targets,
+                now=datetime.now(UTC),
+            )
+        except (subs.SubscriptionError, TargetRefused) as exc:
+            raise UsageError(str(exc)) from exc
+        with _store(config) as connection:
+            subs.add(connection, subscription)
+        print(f"id: {subscription.id}\nsecret: {subscription.secret}")
+        return EXIT_OK
+    if args.action == "remove":
+        with _store(config) as connection:
+            if not subs.remove(connection, args.id):
+                raise UsageError(f"no subscription {args.id}")
+        print(f"removed {args.id}")
+        return EXIT_OK
+    with _store(config) as connection:
+        found = subs.list_all(connection)
+    if args.json:
+        _print_json([s.public() for s in found])
+        return EXIT_OK
+    for s in found:
+        state = "enabled" if s.enabled else f"disabled: {s.disabled_reason}"
+        filters = ",".join(
+            [*(f"category:{c}" for c in s.categories), *(f"tag:{t}" for t in s.tags)]
+        )
+        print(f"{s.id}\t{s.url}\t{','.join(s.event_types)}\t{filters or 'all'}\t{state}")
+    return EXIT_OK
+
+
+def _cmd_deliveries(args: argparse.Namespace, config: Config) -> int:
+    from syndicator.push import outbox
+
+    if args.action == "replay":
+        with _store(config) as connection:
+            refused = outbox.replay(connection, args.id, datetime.now(UTC))
+        if refused:
+            raise UsageError(f"cannot replay delivery {args.id}: {refused}")
+        print(f"delivery {args.id} queued again")
+        return EXIT_OK
+    with _store(config) as connection:
+        found = outbox.list_deliveries(connection, status=args.status)
+    if args.json:
+        _print_json(found)
+        return EXIT_OK
+    for d in found:
+        last = d["last_error"] or d["last_status"] or ""
+        print(
+            f"{d['id']}\t{d['status']}\t{d['event_type']}\t{d['subscription_id']}\t"
+            f"attempts={d['attempts']}\t{last}"
+        )
     return EXIT_OK
 
 

@@ -26,6 +26,7 @@ from syndicator.feeds.jsonfeed import json_item
 from syndicator.output.writer import WriteReport
 from syndicator.parallel import map_chunks, shared
 from syndicator.progress import silent
+from syndicator.push import outbox
 from syndicator.store import records
 from syndicator.store.records import DocumentRecord
 
@@ -122,6 +123,7 @@ class Scanner:
             records.save_documents(connection, updates, removed)
             records.save_items(connection, item_records)
             event_ids = records.append_events(connection, events, now)
+            outbox.fan_out(connection, list(zip(event_ids, events, strict=True)), now)
             if not baseline_done:
                 records.set_setting(connection, records.BASELINE_DONE, now.isoformat())
             records.set_setting(connection, records.LAST_SCAN, now.isoformat())

@@ -19,6 +19,7 @@ from watchdog.observers import Observer
 
 from syndicator.build import content_dirs
 from syndicator.config import Config
+from syndicator.push.deliverer import Deliverer
 from syndicator.scanner import Scanner, ScanResult
 from syndicator.store.database import ScannerLock, StoreError
 
@@ -44,23 +45,41 @@ class _Changes(FileSystemEventHandler):
         self.notify()
 
 
+ROLES = ("all", "scanner", "deliverer", "web")
+
+
 class Worker:
-    def __init__(self, config: Config, engine: Engine, *, clock: Clock = system_clock) -> None:
+    """The roles of one ``syndicator run`` process: scanning, delivering, or both."""
+
+    def __init__(
+        self, config: Config, engine: Engine, *, role: str = "all", clock: Clock = system_clock
+    ) -> None:
         self.config = config
         self.engine = engine
         self.clock = clock
+        self.scans = role in ("all", "scanner")
         self.scanner = Scanner(config, engine)
         self.lock = ScannerLock(engine)
+        sole = role == "all" and engine.dialect.name == "sqlite"
+        self.deliverer = (
+            Deliverer(config, engine, sole_deliverer=sole) if role in ("all", "deliverer") else None
+        )
         self._scan_lock = threading.Lock()
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._observer: Observer | None = None
 
     def start(self) -> None:
-        if not self.lock.try_acquire():
+        if self.scans and not self.lock.try_acquire():
             raise StoreError(
                 f"another syndicator worker is already scanning the store {self.engine.url!r}; "
                 "stop it first (only one scanner may run per store)"
             )
+        if self.deliverer is not None:
+            self.deliverer.start()
+        if self.scans:
+            self._start_scanning()
+
+    def _start_scanning(self) -> None:
         self._scheduler.add_job(
             self.scan,
             "interval",
@@ -88,7 +107,9 @@ class Worker:
             self._scheduler.shutdown(wait=True)
         with self._scan_lock:
             self.lock.release()
-            self.engine.dispose()
+        if self.deliverer is not None:
+            self.deliverer.stop()
+        self.engine.dispose()
 
     def scan(self) -> ScanResult | None:
         with self._scan_lock:
@@ -97,6 +118,8 @@ class Worker:
             except Exception:
                 log.exception("scan failed; the next one will try again")
                 return None
+        if result.events and self.deliverer is not None:
+            self.deliverer.wake()
         if result.parsed:
             for problem in result.problems:
                 log.warning("%s", problem)

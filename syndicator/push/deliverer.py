@@ -1,0 +1,148 @@
+"""The delivery loop: claim due deliveries, post them concurrently, settle the results.
+
+One loop thread talks to the store (claims and settlements in batches, so the database is not
+the bottleneck); a pool of ``push.max_concurrency`` threads does the HTTP, each with its own
+keep-alive session. A per-endpoint cap keeps one slow or dead endpoint from holding every
+thread, so the others are never delayed by it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from syndicator.config import Config
+from syndicator.push import outbox
+from syndicator.push.outbox import Claimed
+from syndicator.push.sender import Attempt, Sender
+from syndicator.push.signing import webhook_headers
+
+log = logging.getLogger("syndicator.push")
+Clock = Callable[[], datetime]
+IDLE_POLL_SECONDS = 0.5
+
+
+def _clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class Deliverer:
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        *,
+        clock: Clock = _clock,
+        sole_deliverer: bool = False,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.clock = clock
+        self.sender = Sender(allow_private=config.push.allow_private_targets)
+        self.slots = max(1, config.push.max_concurrency)
+        self.per_endpoint = max(1, self.slots // 4)
+        self.timeout = config.push.timeout_seconds
+        # Long enough that a live worker always settles before anyone else may take over.
+        self.lease = timedelta(seconds=self.timeout * 2 + 30)
+        self.sole_deliverer = sole_deliverer
+        self._pool = ThreadPoolExecutor(self.slots, thread_name_prefix="deliver")
+        self._done: queue.Queue[tuple[Claimed, Attempt, datetime]] = queue.Queue()
+        self._busy: Counter[str] = Counter()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.sole_deliverer:
+            with self.engine.begin() as connection:
+                released = outbox.release_all(connection)
+            if released:
+                log.info("took back %d deliveries left in flight by the previous run", released)
+        self._thread = threading.Thread(target=self._loop, name="deliverer", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """New deliveries were written (by this process): look now, not at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop claiming, let attempts under way finish (bounded by the timeout), settle them."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._pool.shutdown(wait=True)
+        self._settle()
+        self.sender.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                settled = self._settle()
+                claimed = self._claim()
+            except Exception:
+                log.exception("delivery round failed; retrying shortly")
+                settled = claimed = 0
+                self._stop.wait(IDLE_POLL_SECONDS)
+            if not settled and not claimed:
+                self._wake.wait(IDLE_POLL_SECONDS)
+
+    def _claim(self) -> int:
+        free = self.slots - sum(self._busy.values())
+        if free <= 0:
+            return 0
+        with self.engine.begin() as connection:
+            taken = outbox.claim(
+                connection,
+                self.clock(),
+                limit=free,
+                lease=self.lease,
+                busy=self._busy,
+                per_endpoint=self.per_endpoint,
+            )
+        for claimed in taken:
+            self._busy[claimed.subscription_id] += 1
+            self._pool.submit(self._deliver, claimed)
+        return len(taken)
+
+    def _deliver(self, claimed: Claimed) -> None:
+        try:
+            headers = webhook_headers(
+                claimed.secret, claimed.message_id, int(time.time()), claimed.body
+            )
+            headers["Content-Type"] = "application/json"
+            attempt = self.sender.post(claimed.url, claimed.body, headers, self.timeout)
+        except Exception as exc:  # never lose a claimed delivery to a bug in one attempt
+            attempt = Attempt(None, 0.0, f"{type(exc).__name__}: {exc}")
+        self._done.put((claimed, attempt, self.clock()))
+        self._wake.set()
+
+    def _settle(self) -> int:
+        results: list[tuple[Claimed, Attempt, datetime]] = []
+        while True:
+            try:
+                results.append(self._done.get_nowait())
+            except queue.Empty:
+                break
+        if not results:
+            return 0
+        with self.engine.begin() as connection:
+            reports = outbox.settle(connection, results, schedule=self.config.push.retry_schedule)
+        for claimed, attempt, _ in results:
+            self._busy[claimed.subscription_id] -= 1
+            if attempt.error:
+                log.info(
+                    "delivery %s to %s: %s", claimed.id, claimed.subscription_id, attempt.error
+                )
+        for report in reports:
+            log.warning("%s", report)
+        return len(results)

@@ -1,0 +1,175 @@
+"""Webhook subscriptions in the store: who wants which events, for which categories and tags."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from syndicator.content.slugs import slugify
+from syndicator.events import EVENT_TYPES
+from syndicator.push.guard import check_target
+from syndicator.push.signing import decode_secret, generate_secret
+from syndicator.store.schema import deliveries, subscriptions
+
+
+class SubscriptionError(ValueError):
+    """A subscription that cannot be created as asked (bad URL, target, secret or filter)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: str
+    url: str
+    secret: str
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    event_types: tuple[str, ...]
+    description: str
+    enabled: bool
+    disabled_reason: str | None
+    failing_since: datetime | None
+    created_at: datetime
+
+    def wants(self, event_type: str, categories: Iterable[str], tags: Iterable[str]) -> bool:
+        """Event type chosen, and any chosen category or tag (none chosen = everything)."""
+        if event_type not in self.event_types:
+            return False
+        if not self.categories and not self.tags:
+            return True
+        return bool(set(self.categories) & set(categories)) or bool(set(self.tags) & set(tags))
+
+    def public(self) -> dict[str, Any]:
+        """Everything but the secret, which is shown once, at creation."""
+        return {
+            "id": self.id,
+            "url": self.url,
+            "categories": list(self.categories),
+            "tags": list(self.tags),
+            "event_types": list(self.event_types),
+            "description": self.description,
+            "enabled": self.enabled,
+            "disabled_reason": self.disabled_reason,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def new_subscription(
+    url: str,
+    *,
+    categories: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    event_types: Sequence[str] = (),
+    secret: str | None = None,
+    description: str = "",
+    allow_private: bool,
+    now: datetime,
+) -> Subscription:
+    """Validate everything before anything is stored; the URL's target is checked too."""
+    check_target(url, allow_private=allow_private)
+    chosen = tuple(dict.fromkeys(event_types)) or ("item.published",)
+    unknown = [e for e in chosen if e not in EVENT_TYPES]
+    if unknown:
+        raise SubscriptionError(f"unknown event type(s) {unknown}; choose from {list(EVENT_TYPES)}")
+    if secret is None:
+        secret = generate_secret()
+    else:
+        try:
+            decode_secret(secret)
+        except ValueError as exc:
+            raise SubscriptionError(f"secret: {exc}") from exc
+    return Subscription(
+        id=f"sub_{secrets.token_hex(8)}",
+        url=url,
+        secret=secret,
+        categories=_slugs(categories),
+        tags=_slugs(tags),
+        event_types=chosen,
+        description=description,
+        enabled=True,
+        disabled_reason=None,
+        failing_since=None,
+        created_at=now,
+    )
+
+
+def _slugs(names: Iterable[str]) -> tuple[str, ...]:
+    """Filters are kept by slug, so ``Open Data`` and ``open-data`` choose the same feed."""
+    return tuple(dict.fromkeys(s for s in (slugify(n) for n in names) if s))
+
+
+def add(connection: Connection, subscription: Subscription) -> None:
+    connection.execute(
+        insert(subscriptions).values(
+            id=subscription.id,
+            url=subscription.url,
+            secret=subscription.secret,
+            categories=json.dumps(subscription.categories),
+            tags=json.dumps(subscription.tags),
+            event_types=json.dumps(subscription.event_types),
+            description=subscription.description,
+            enabled=subscription.enabled,
+            disabled_reason=subscription.disabled_reason,
+            failing_since=subscription.failing_since,
+            created_at=subscription.created_at,
+        )
+    )
+
+
+def _from_row(row: Any) -> Subscription:
+    return Subscription(
+        id=row.id,
+        url=row.url,
+        secret=row.secret,
+        categories=tuple(json.loads(row.categories)),
+        tags=tuple(json.loads(row.tags)),
+        event_types=tuple(json.loads(row.event_types)),
+        description=row.description,
+        enabled=row.enabled,
+        disabled_reason=row.disabled_reason,
+        failing_since=row.failing_since,
+        created_at=row.created_at,
+    )
+
+
+def list_all(connection: Connection, *, enabled_only: bool = False) -> list[Subscription]:
+    query = select(subscriptions).order_by(subscriptions.c.created_at, subscriptions.c.id)
+    if enabled_only:
+        query = query.where(subscriptions.c.enabled.is_(True))
+    return [_from_row(row) for row in connection.execute(query)]
+
+
+def get(connection: Connection, subscription_id: str) -> Subscription | None:
+    row = connection.execute(
+        select(subscriptions).where(subscriptions.c.id == subscription_id)
+    ).first()
+    return _from_row(row) if row else None
+
+
+def remove(connection: Connection, subscription_id: str) -> bool:
+    connection.execute(delete(deliveries).where(deliveries.c.subscription_id == subscription_id))
+    return bool(
+        connection.execute(
+            delete(subscriptions).where(subscriptions.c.id == subscription_id)
+        ).rowcount
+    )
+
+
+def disable(connection: Connection, subscription_id: str, reason: str) -> None:
+    """Stop delivering to an endpoint; its pending deliveries are cancelled, not deleted: they
+    stay in the delivery log with the reason."""
+    connection.execute(
+        update(subscriptions)
+        .where(subscriptions.c.id == subscription_id)
+        .values(enabled=False, disabled_reason=reason)
+    )
+    connection.execute(
+        update(deliveries)
+        .where(deliveries.c.subscription_id == subscription_id, deliveries.c.status == "pending")
+        .values(status="cancelled", last_error=reason)
+    )
