@@ -10,6 +10,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -118,3 +122,43 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store' / 'syndicator.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+# --- Workers: ``syndicator run`` as a real process.
+
+
+def _start_worker(config: Path, *args: str) -> subprocess.Popen[str]:
+    """The worker, its log in a file beside the config (a pipe nobody reads would fill and
+    block it); returns once it says it is running."""
+    log = config.parent / "worker.log"
+    offset = log.stat().st_size if log.exists() else 0
+    with log.open("a") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "syndicator", "run", "--config", str(config), *args],
+            cwd=config.parent,
+            stderr=sink,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    deadline = time.monotonic() + 30
+    while "worker running" not in log.read_text()[offset:]:
+        assert process.poll() is None, f"worker exited: {log.read_text()[offset:]}"
+        assert time.monotonic() < deadline, "worker did not start"
+        time.sleep(0.02)
+    return process
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start workers; any still running at the end of the test is stopped with SIGTERM."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(config: Path, *args: str) -> subprocess.Popen[str]:
+        started.append(_start_worker(config, *args))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)

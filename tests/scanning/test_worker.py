@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -58,32 +57,14 @@ watch = true
     return tmp_path
 
 
-def _start(site: Path) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "syndicator", "run", "--config", str(site / "syndicator.toml")],
-        cwd=site,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stderr is not None
-    for line in process.stderr:
-        if "worker running" in line:
-            return process
-    raise AssertionError(f"worker did not start: exit {process.wait()}")
-
-
 def _stop(process: subprocess.Popen[str]) -> int:
     process.send_signal(signal.SIGTERM)
     return process.wait(timeout=10)
 
 
 @pytest.fixture
-def worker(site: Path) -> Iterator[subprocess.Popen[str]]:
-    process = _start(site)
-    yield process
-    if process.poll() is None:
-        _stop(process)
+def worker(site: Path, start_worker) -> subprocess.Popen[str]:
+    return start_worker(site / "syndicator.toml")
 
 
 def test_watch_edit_delete_draft_and_schedule(site, worker):
@@ -123,11 +104,11 @@ def test_watch_edit_delete_draft_and_schedule(site, worker):
     assert _stop(worker) == 0
 
 
-def test_restart_announces_nothing_new(site, worker):
+def test_restart_announces_nothing_new(site, worker, start_worker):
     (site / "_posts" / "a.md").write_text(document("A"))
     _wait_for(lambda: _titles(site / "out" / "atom.xml") == ["A"])
     assert _stop(worker) == 0
-    again = _start(site)
+    again = start_worker(site / "syndicator.toml")
     try:
         time.sleep(0.5)
     finally:
