@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from syndicator.config import Config, ConfigError, load_config, with_overrides
+from syndicator.config import ROLES, Config, ConfigError, load_config, with_overrides
 from syndicator.store.database import StoreError
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--now", help="ISO date-time to use as the current time")
 
     run = command("run", "run the worker: watch the folder, keep feeds current, push events")
-    run.add_argument("--role", choices=("all", "scanner", "deliverer", "web"), default="all")
+    run.add_argument("--role", choices=ROLES, help="what this process does (worker.role: all)")
 
     def group(name: str, help_text: str) -> Callable[[str, str], argparse.ArgumentParser]:
         actions = commands.add_parser(name, help=help_text).add_subparsers(
@@ -194,10 +194,11 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    worker = Worker(config, open_engine(config.store.url), role=args.role)
+    role = args.role or config.worker.role
+    worker = Worker(config, open_engine(config.store.url), role=role)
     worker.start()
     print(
-        f"syndicator: worker running ({args.role}) on {', '.join(config.content.dirs)}",
+        f"syndicator: worker running ({role}) on {', '.join(config.content.dirs)}",
         file=sys.stderr,
         flush=True,
     )

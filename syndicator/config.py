@@ -63,6 +63,11 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class WorkerConfig:
+    role: str = "all"
+
+
+@dataclass(frozen=True)
 class StoreConfig:
     url: str = "sqlite:///var/syndicator.db"
 
@@ -97,6 +102,7 @@ class Config:
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     push: PushConfig = field(default_factory=PushConfig)
@@ -120,6 +126,7 @@ class Config:
 
 
 FEED_FORMATS = ("rss", "atom", "json")
+ROLES = ("all", "scanner", "deliverer", "web")
 
 
 def load_config(
@@ -227,6 +234,8 @@ def _validate(config: Config) -> None:
     unknown = set(config.feeds.formats) - set(FEED_FORMATS)
     if unknown:
         raise ConfigError(f"feeds.formats: unknown format(s) {sorted(unknown)}; use {FEED_FORMATS}")
+    if config.worker.role not in ROLES:
+        raise ConfigError(f"worker.role: {config.worker.role!r} is not one of {ROLES}")
     if config.feeds.max_items < 1:
         raise ConfigError("feeds.max_items: must be at least 1")
     if not config.content.dirs:

@@ -26,6 +26,7 @@ from syndicator.store.database import ScannerLock, StoreError
 log = logging.getLogger("syndicator.worker")
 Clock = Callable[[], datetime]
 DEBOUNCE = timedelta(milliseconds=50)
+STANDBY_SECONDS = 1.0
 
 
 def system_clock() -> datetime:
@@ -43,9 +44,6 @@ class _Changes(FileSystemEventHandler):
         if any(part.startswith(".") for part in path.split("/")[-1:]):
             return
         self.notify()
-
-
-ROLES = ("all", "scanner", "deliverer", "web")
 
 
 class Worker:
@@ -69,14 +67,29 @@ class Worker:
         self._observer: Observer | None = None
 
     def start(self) -> None:
-        if self.scans and not self.lock.try_acquire():
+        """Take the roles. A second scanner on SQLite is refused; on PostgreSQL it stands by
+        and takes the role over within ``STANDBY_SECONDS`` of the holder's death."""
+        holds_lock = self.scans and self.lock.try_acquire()
+        if self.scans and not holds_lock and self.engine.dialect.name == "sqlite":
             raise StoreError(
                 f"another syndicator worker is already scanning the store {self.engine.url!r}; "
                 "stop it first (only one scanner may run per store)"
             )
         if self.deliverer is not None:
             self.deliverer.start()
-        if self.scans:
+        self._scheduler.start()
+        if holds_lock:
+            self._start_scanning()
+        elif self.scans:
+            log.info("another process holds the scanner role; standing by")
+            self._scheduler.add_job(
+                self._take_over, "interval", seconds=STANDBY_SECONDS, id="scanner-standby"
+            )
+
+    def _take_over(self) -> None:
+        if self.lock.try_acquire():
+            self._scheduler.remove_job("scanner-standby")
+            log.info("took over the scanner role")
             self._start_scanning()
 
     def _start_scanning(self) -> None:
@@ -88,7 +101,6 @@ class Worker:
             coalesce=True,
             max_instances=1,
         )
-        self._scheduler.start()
         if self.config.schedule.watch:
             observer = Observer()
             handler = _Changes(self._changed)

@@ -1,0 +1,146 @@
+"""Several ``syndicator run`` processes on one PostgreSQL store: split work, lose nothing."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from .receivers import Receiver, reply
+
+RECEIVERS = 10
+TIMEOUT_SECONDS = 2
+
+
+def _slow_ok(handler: BaseHTTPRequestHandler, receiver: Receiver) -> None:
+    time.sleep(0.01)
+    reply(200)(handler, receiver)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, postgres_url: str, serve, run_cli) -> tuple[Path, list[Receiver]]:
+    """A config on PostgreSQL and ten subscribed receivers."""
+    posts = tmp_path / "_posts"
+    posts.mkdir()
+    config = tmp_path / "syndicator.toml"
+    config.write_text(
+        f"""
+[site]
+base_url = "https://example.org"
+[content]
+dirs = ["{posts}"]
+[output]
+dir = "{tmp_path / "out"}"
+[store]
+url = "{postgres_url}"
+[schedule]
+scan_interval_seconds = 3600
+[push]
+allow_private_targets = true
+max_concurrency = 8
+timeout_seconds = {TIMEOUT_SECONDS}
+retry_schedule = [0.5, 0.5, 0.5, 0.5]
+"""
+    )
+    receivers = [serve(_slow_ok) for _ in range(RECEIVERS)]
+    for receiver in receivers:
+        added = run_cli(
+            "subscriptions", "add", "--config", str(config), receiver.url(), cwd=tmp_path
+        )
+        assert added.code == 0, added.stderr
+    return config, receivers
+
+
+def _publish(posts: Path, names: range, prefix: str = "p") -> None:
+    for n in names:
+        (posts / f".{prefix}{n}.md").write_text(
+            f"---\ntitle: {prefix}{n}\ndate: 2024-01-01\n---\nText {n}.\n"
+        )
+    for n in names:
+        (posts / f".{prefix}{n}.md").rename(posts / f"{prefix}{n}.md")
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def _per_item(receiver: Receiver) -> dict[str, Counter[str]]:
+    """item id → how often each webhook-id arrived for it."""
+    seen: dict[str, Counter[str]] = {}
+    for request in receiver.received:
+        item = json.loads(request.body)["data"]["id"]
+        seen.setdefault(item, Counter())[request.headers["webhook-id"]] += 1
+    return seen
+
+
+def _all_arrived(receivers: list[Receiver], count: int) -> bool:
+    return all(len(_per_item(r)) >= count for r in receivers)
+
+
+def test_three_deliverers_one_scanner_exactly_once(cluster, start_worker):
+    config, receivers = cluster
+    start_worker(config, "--role", "scanner")
+    for _ in range(3):
+        start_worker(config, "--role", "deliverer")
+    _publish(config.parent / "_posts", range(500))
+    _wait(lambda: _all_arrived(receivers, 500), 120, "not every delivery arrived")
+    time.sleep(1)
+    for receiver in receivers:
+        per_item = _per_item(receiver)
+        assert len(per_item) == 500
+        assert all(list(ids.values()) == [1] for ids in per_item.values()), "a delivery came twice"
+
+
+def test_a_killed_deliverer_loses_nothing(cluster, start_worker):
+    config, receivers = cluster
+    start_worker(config, "--role", "scanner")
+    victim = start_worker(config, "--role", "deliverer")
+    for _ in range(2):
+        start_worker(config, "--role", "deliverer")
+    _publish(config.parent / "_posts", range(500))
+    _wait(lambda: sum(len(r.received) for r in receivers) > 500, 60, "deliveries did not start")
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    _wait(lambda: _all_arrived(receivers, 500), 180, "not every delivery arrived after the kill")
+    repeats = 0
+    for receiver in receivers:
+        for ids in _per_item(receiver).values():
+            assert len(ids) == 1, "a repeat carried another webhook-id"
+            repeats += sum(ids.values()) - 1
+    # Only what the killed worker had claimed can come twice: at most its in-flight window.
+    assert repeats <= 8 * 2
+
+
+def test_a_standby_scanner_takes_over(cluster, start_worker, run_cli):
+    config, receivers = cluster
+    first = start_worker(config, "--role", "all")
+    second = start_worker(config, "--role", "all")
+    log = (config.parent / "worker.log").read_text()
+    assert "standing by" in log
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    _wait(
+        lambda: "took over the scanner role" in (config.parent / "worker.log").read_text(),
+        10,
+        "no takeover",
+    )
+    _publish(config.parent / "_posts", range(1), prefix="after-kill-")
+    _wait(lambda: _all_arrived(receivers, 1), 30, "the new document was not delivered")
+    time.sleep(1)
+    listed = run_cli("events", "list", "--config", str(config), "--json", cwd=config.parent)
+    events = json.loads(listed.stdout)
+    assert [(e["type"], e["item_key"]) for e in events] == [
+        ("item.published", "_posts/after-kill-0.md")
+    ]
+    for receiver in receivers:
+        assert [sum(c.values()) for c in _per_item(receiver).values()] == [1]
+    assert second.poll() is None
