@@ -83,8 +83,36 @@ def parse_document(data: bytes) -> Document | None:
         raise DocumentError(line, reason) from exc
     except yaml.YAMLError as exc:
         raise DocumentError(None, f"invalid YAML front matter: {exc}") from exc
+    except ValueError as exc:
+        # Well-formed YAML whose value cannot exist, such as ``date: 2024-02-30``.
+        line = _unbuildable_line(fm_text)
+        raise DocumentError(
+            None if line is None else line + line_offset + 1,
+            f"invalid value in YAML front matter: {exc}",
+        ) from exc
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
         raise DocumentError(line_offset + 1, "front matter must be a mapping of keys to values")
     return Document(meta, fm_text, body, line_offset)
+
+
+def _unbuildable_line(fm_text: str) -> int | None:
+    """The 0-based line of the first scalar YAML parses but cannot turn into a value."""
+    loader = yaml.SafeLoader(fm_text)
+    try:
+        pending = [loader.get_single_node()]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, yaml.ScalarNode):
+                try:
+                    loader.construct_object(node)
+                except ValueError:
+                    return node.start_mark.line
+            elif isinstance(node, yaml.SequenceNode):
+                pending.extend(reversed(node.value))
+            elif isinstance(node, yaml.MappingNode):
+                pending.extend(part for pair in reversed(node.value) for part in reversed(pair))
+    finally:
+        loader.dispose()
+    return None

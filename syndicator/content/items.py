@@ -72,6 +72,7 @@ class ReadResult:
 _DATE_PREFIX = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}-")
 _PLACEHOLDER = re.compile(r":([a-z_]+)")
 _KEY_PART = re.compile(r"^([^\[\]]+)((?:\[\d+\])*)$")
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def read_source(source: Source, config: Config) -> ReadResult:
@@ -169,7 +170,7 @@ def _permalink(
 ) -> str:
     explicit = _text(meta.get("permalink"))
     if explicit:
-        return absolute_url(explicit, config.base_url + "/") or config.base_url + "/"
+        return _site_url(explicit, config)
     pattern = config.content.permalinks.get(collection, config.content.permalink)
     values = {
         "collection": collection.removeprefix("_"),
@@ -187,8 +188,15 @@ def _permalink(
             "i_day": str(date.day),
         }
     path = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), pattern)
-    path = re.sub(r"/{2,}", "/", "/" + path)
-    return absolute_url(path, config.base_url + "/") or config.base_url + path
+    return _site_url(re.sub(r"/{2,}", "/", "/" + path), config)
+
+
+def _site_url(path: str, config: Config) -> str:
+    """A permalink as a URL: site paths go below the base URL's own path, as Jekyll puts them
+    below ``baseurl`` (``urljoin`` would drop ``/blog`` from ``https://host/blog``)."""
+    root = config.base_url + "/"
+    target = path if _ABSOLUTE.match(path) else root + path.lstrip("/")
+    return absolute_url(target, root) or root
 
 
 def _lookup(meta: Mapping[str, Any], path: str) -> Any:

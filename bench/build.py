@@ -1,0 +1,270 @@
+"""Cold-build time and memory of ``syndicator build`` on synthetic sites (run by hand).
+
+    .venv/bin/python bench/build.py                      # 1k and 10k documents
+    .venv/bin/python bench/build.py --sizes 1000,10000,100000
+
+Each size gets a generated content folder (1–2 categories out of 10, 2–4 tags out of 200,
+about 2 KB of markdown, dates spread over 10 years) and is built by the real command line in
+a fresh process per run, with an empty output folder and a throwaway store: a cold build, as
+after a deploy. Targets on the 2-core reference machine: 10k documents in ≤ 6 s, 100k within
+2 GB peak RSS.
+
+``cpu s`` is the user + system time of the build and its workers, which other load on the
+machine disturbs less than wall time. Memory is reported two ways because the build forks
+worker processes: ``max RSS`` is the largest single process (the kernel's ``ru_maxrss`` over
+the child and its workers), and ``peak PSS`` is the sampled sum over the whole process tree
+with shared pages counted once, i.e. what the build really takes from the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SYNDICATOR = Path(sys.executable).with_name("syndicator")
+BASE_URL = "https://bench.example.org"
+NOW = "2026-01-01T00:00:00+01:00"
+
+CATEGORIES = [
+    "Actualité",
+    "Communiqué de presse",
+    "Open Data",
+    "Entrepreneurs d’intérêt général",
+    "Cœur de métier",
+    "Sécurité",
+    "Accessibilité",
+    "Intelligence artificielle",
+    "Cloud",
+    "Territoires",
+]
+TAGS = [f"Thème {n:03d}" for n in range(200)]
+WORDS = [
+    "numérique",
+    "service",
+    "public",
+    "données",
+    "usagers",
+    "administration",
+    "projet",
+    "État",
+    "agents",
+    "démarche",
+    "plateforme",
+    "ouverture",
+    "code",
+    "source",
+    "accessibilité",
+    "sécurité",
+    "cloud",
+    "territoire",
+    "équipe",
+    "produit",
+    "expérimentation",
+    "innovation",
+    "programme",
+    "lauréats",
+    "appel",
+    "candidature",
+    "transformation",
+]
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    cpu_seconds: float
+    max_rss_mib: float
+    peak_pss_mib: float
+    exit_code: int
+
+
+def sentence(rng: random.Random) -> str:
+    words = rng.choices(WORDS, k=rng.randint(8, 18))
+    return " ".join(words).capitalize() + "."
+
+
+def paragraph(rng: random.Random) -> str:
+    text = " ".join(sentence(rng) for _ in range(rng.randint(2, 4)))
+    if rng.random() < 0.5:
+        text += f" Voir [la page liée](/actualites/article-{rng.randint(0, 9999)}/)."
+    if rng.random() < 0.3:
+        text += ' Lire *aussi* le [rapport](https://www.example.org/rapport.pdf){:target="_blank"}.'
+    return text
+
+
+def body(rng: random.Random) -> str:
+    """About 2 KB of the markdown the real site has: paragraphs, headings, lists, a table."""
+    parts: list[str] = []
+    while sum(len(p) for p in parts) < 1900:
+        roll = rng.random()
+        if roll < 0.1:
+            parts.append(f"## {sentence(rng)[:-1]}")
+        elif roll < 0.2:
+            parts.append("\n".join(f"- {sentence(rng)}" for _ in range(3)))
+        elif roll < 0.25:
+            parts.append("| Indicateur | Valeur |\n|---|---|\n| Usagers | 42 |\n| Démarches | 7 |")
+        elif roll < 0.28:
+            parts.append("![Illustration](/assets/img/illustration.jpg)")
+        else:
+            parts.append(paragraph(rng))
+    return "\n\n".join(parts) + "\n"
+
+
+def document(rng: random.Random, number: int, date: datetime) -> tuple[str, str]:
+    """(file name, text) of one synthetic document."""
+    categories = rng.sample(CATEGORIES, rng.randint(1, 2))
+    tags = rng.sample(TAGS, rng.randint(2, 4))
+    title = sentence(rng)[:-1]
+    text = "\n".join(
+        [
+            "---",
+            f'title: "{title} ({number})"',
+            f"date: {date.isoformat(sep=' ')}",
+            "categories:",
+            *(f"- {c}" for c in categories),
+            "tags:",
+            *(f"- {t}" for t in tags),
+            f'chapeau-text: "{sentence(rng)}"',
+            "---",
+            "",
+            body(rng),
+        ]
+    )
+    return f"{date:%Y-%m-%d}-article-{number}.md", text
+
+
+def generate(folder: Path, count: int, seed: int = 1) -> None:
+    """``count`` documents over the 10 years before ``NOW``, the same for a given seed."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True)
+    end = datetime.fromisoformat(NOW)
+    span = int(timedelta(days=3652).total_seconds())
+    paris = timezone(timedelta(hours=1))
+    for number in range(count):
+        date = (end - timedelta(seconds=rng.randrange(span))).astimezone(paris)
+        name, text = document(rng, number, date.replace(microsecond=0))
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+def tree_pss_kib(pid: int) -> int:
+    """Proportional set size of ``pid`` and its descendants (shared pages split, not repeated)."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+def build_once(content: Path, work: Path) -> Run:
+    """One cold build in a fresh process: empty output folder, new throwaway store."""
+    output = work / "out"
+    store = work / "store"
+    for folder in (output, store):
+        shutil.rmtree(folder, ignore_errors=True)
+    store.mkdir()
+    config = work / "bench.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{store / "syndicator.db"}"\n', encoding="utf-8")
+    command = [
+        str(SYNDICATOR),
+        "build",
+        "--config",
+        str(config),
+        "--content",
+        str(content),
+        "--output",
+        str(output),
+        "--base-url",
+        BASE_URL,
+        "--now",
+        NOW,
+    ]
+    peak = 0
+    done = threading.Event()
+    started = time.perf_counter()
+    child = subprocess.Popen(command, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.2):
+            peak = max(peak, tree_pss_kib(child.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    assert child.stderr is not None
+    errors = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    done.set()
+    sampler.join()
+    if child.returncode != 0:
+        sys.stderr.write(errors.decode(errors="replace")[-2000:])
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, cpu, usage.ru_maxrss / 1024, peak / 1024, child.returncode)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1000,10000", help="comma-separated document counts")
+    parser.add_argument("--runs", type=int, default=3, help="runs per size below 100k (median)")
+    parser.add_argument("--workdir", type=Path, help="keep generated data here (default: temp)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if not SYNDICATOR.exists():
+        parser.error(f"{SYNDICATOR} not found: run with the project's virtualenv python")
+    with tempfile.TemporaryDirectory(prefix="syndicator-bench-") as temporary:
+        base = args.workdir or Path(temporary)
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"{os.cpu_count()} CPUs, load average {load} (other work skews wall time)")
+        print(
+            f"{'docs':>7} {'runs':>4} {'wall s':>8} {'cpu s':>7} "
+            f"{'max RSS MiB':>12} {'peak PSS MiB':>13}"
+        )
+        for size in sizes:
+            work = base / f"site-{size}"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            started = time.perf_counter()
+            generate(work / "_articles", size)
+            print(f"  (generated {size} documents in {time.perf_counter() - started:.1f} s)")
+            runs = [
+                build_once(work / "_articles", work)
+                for _ in range(args.runs if size < 100_000 else 1)
+            ]
+            if any(r.exit_code for r in runs):
+                print(f"build of {size} documents failed: exit {[r.exit_code for r in runs]}")
+                return 1
+            print(
+                f"{size:>7} {len(runs):>4} {statistics.median(r.seconds for r in runs):>8.2f} "
+                f"{statistics.median(r.cpu_seconds for r in runs):>7.2f} "
+                f"{statistics.median(r.max_rss_mib for r in runs):>12.0f} "
+                f"{statistics.median(r.peak_pss_mib for r in runs):>13.0f}"
+            )
+            if args.workdir is None:
+                shutil.rmtree(work)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""``feeds.max_items`` and RFC 5005 archives on a small site, where every page can be named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .helpers import history
+
+BASE_URL = "https://example.org"
+
+
+@pytest.fixture
+def build(tmp_path: Path, write_doc, run_cli):
+    """Build ``count`` documents (one a day, all tagged ``t``) with ``max_items = 2``."""
+    content = tmp_path / "_news"
+    (tmp_path / "paging.toml").write_text("[feeds]\nmax_items = 2\n", encoding="utf-8")
+
+    def run(count: int) -> Path:
+        for n in range(1, count + 1):
+            text = f"---\ntitle: Day {n}\ndate: 2024-01-{n:02d}\ntags: [t]\n---\nDay {n}.\n"
+            write_doc(content, f"day-{n}.md", text)
+        out = tmp_path / "out"
+        args = ["build", "--config", "paging.toml", "--content", content, "--output", out]
+        result = run_cli(*args, "--base-url", BASE_URL, "--now", "2025-01-01", cwd=tmp_path)
+        assert result.code == 0, result.stderr
+        return out
+
+    return run
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
+def test_the_feed_holds_max_items_and_archives_hold_the_rest(build, fmt: str):
+    out = build(5)
+    for folder in ("", "tags/t"):
+        pages = history(out, folder, fmt, BASE_URL)
+        titles = [[e["title"] if fmt == "json" else e.title for e in p.entries] for p in pages]
+        assert titles[0] == ["Day 5", "Day 4"]
+        assert all(len(page) <= 2 and page == sorted(page, reverse=True) for page in titles)
+        assert {t for page in titles for t in page} == {f"Day {n}" for n in range(1, 6)}
+        assert titles[-1] == ["Day 2", "Day 1"]
+
+
+def test_a_new_item_leaves_existing_archives_untouched(build):
+    out = build(5)
+    archives = {p: p.read_bytes() for p in out.rglob("archive/*/*")}
+    assert archives
+    build(6)
+    assert {p: p.read_bytes() for p in out.rglob("archive/*/*") if p in archives} == archives

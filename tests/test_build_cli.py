@@ -1,0 +1,273 @@
+"""``syndicator build`` and ``check`` as users run them (DESIGN.md §4, §5): exit codes,
+configuration, the pages that list the feeds, and rebuilding an existing output folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import feedparser
+import pytest
+from lxml import etree
+from lxml import html as lxml_html
+
+REPO = Path(__file__).resolve().parents[1]
+ATOM_RNG = REPO / ".." / "shared" / "validators" / "atom.rng"
+BASE_URL = "https://example.org"
+MEDIA_TYPES = {"rss.xml": "application/rss+xml", "atom.xml": "application/atom+xml"}
+MEDIA_TYPES["feed.json"] = "application/feed+json"
+
+
+def doc(title: str, date: str, extra: str = "") -> str:
+    return f"---\ntitle: {title}\ndate: {date}\n{extra}\n---\nText of {title}.\n"
+
+
+@pytest.fixture
+def content(tmp_path: Path, write_doc) -> Path:
+    """Three dated documents: two categories, three tags, one shared by all."""
+    folder = tmp_path / "_news"
+    write_doc(
+        folder,
+        "a.md",
+        doc("A", "2024-01-01 10:00:00 +01:00", "categories: [Cloud]\ntags: [x, all]"),
+    )
+    write_doc(
+        folder, "b.md", doc("B", "2024-02-01 10:00:00 +01:00", "categories: [Cloud]\ntags: [all]")
+    )
+    write_doc(
+        folder,
+        "c.md",
+        doc("C", "2024-03-01 10:00:00 +01:00", "categories: [Open data]\ntags: [y, all]"),
+    )
+    return folder
+
+
+def build(run_cli, tmp_path: Path, content: Path, *extra: str, env=None):
+    out = tmp_path / "out"
+    args = ["build", "--content", content, "--output", out, *extra]
+    if "--base-url" not in extra:
+        args += ["--base-url", BASE_URL]
+    return run_cli(*args, cwd=tmp_path, env=env)
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+# The seed ------------------------------------------------------------------------------------
+
+
+def test_seeds_build_with_the_default_config_gives_valid_empty_site_feeds(tmp_path: Path):
+    """The real console entry point, from a working folder holding the repository's config
+    and seeds: the seed is a draft, so the site feeds exist, are valid and have no item."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    shutil.copytree(REPO / "seeds", tmp_path / "seeds")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicator", "build"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    public = tmp_path / "public"
+    for name in ("rss.xml", "atom.xml"):
+        parsed = feedparser.parse((public / name).read_bytes())
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        assert parsed.entries == []
+    schema = etree.RelaxNG(etree.parse(str(ATOM_RNG)))
+    assert schema.validate(etree.parse(str(public / "atom.xml"))), schema.error_log.last_error
+    data = json.loads((public / "feed.json").read_text(encoding="utf-8"))
+    assert data["version"] == "https://jsonfeed.org/version/1.1"
+    assert data["items"] == []
+    assert not (public / "categories").exists() and not (public / "tags").exists()
+    assert (public / "index.html").is_file() and (public / "feeds.opml").is_file()
+
+
+# Rebuilding ----------------------------------------------------------------------------------
+
+
+def test_a_second_build_without_change_rewrites_no_file(tmp_path: Path, content: Path, run_cli):
+    first = build(run_cli, tmp_path, content, "--now", "2025-01-01T00:00:00+01:00")
+    assert first.code == 0, first.stderr
+    before = snapshot(tmp_path / "out")
+    assert len(before) > 20
+    # A later clock, and then the real one: nothing that is in a feed has changed.
+    for now in (["--now", "2025-06-01T00:00:00+02:00"], []):
+        again = build(run_cli, tmp_path, content, *now)
+        assert again.code == 0, again.stderr
+        assert snapshot(tmp_path / "out") == before
+
+
+def test_feed_updated_is_the_newest_item_not_the_build_time(tmp_path: Path, content, run_cli):
+    assert build(run_cli, tmp_path, content, "--now", "2025-01-01T00:00:00+01:00").code == 0
+    out = tmp_path / "out"
+    atom = feedparser.parse((out / "atom.xml").read_bytes())
+    assert datetime.fromisoformat(atom.feed.updated) == datetime.fromisoformat(
+        "2024-03-01T10:00:00+01:00"
+    )
+    cloud = feedparser.parse((out / "categories" / "cloud" / "atom.xml").read_bytes())
+    assert datetime.fromisoformat(cloud.feed.updated) == datetime.fromisoformat(
+        "2024-02-01T10:00:00+01:00"
+    )
+    rss = etree.parse(str(out / "rss.xml"))
+    assert rss.findtext("channel/lastBuildDate") == "Fri, 01 Mar 2024 10:00:00 +0100"
+
+
+def test_a_feed_whose_last_item_goes_disappears_but_other_files_stay(
+    tmp_path: Path, content: Path, run_cli, write_doc
+):
+    out = tmp_path / "out"
+    assert build(run_cli, tmp_path, content).code == 0
+    write_doc(out, "robots.txt", "User-agent: *\n")
+    write_doc(out, "tags/x/notes.txt", "kept by hand\n")
+    write_doc(out, "custom/page.html", "<p>mine</p>\n")
+    assert (out / "tags" / "x" / "atom.xml").is_file()
+    (content / "a.md").unlink()
+    result = build(run_cli, tmp_path, content)
+    assert result.code == 0, result.stderr
+    for name in ("rss.xml", "atom.xml", "feed.json"):
+        assert not (out / "tags" / "x" / name).exists()
+        assert (out / "tags" / "y" / name).is_file()
+    assert (out / "robots.txt").read_text() == "User-agent: *\n"
+    assert (out / "tags" / "x" / "notes.txt").is_file()
+    assert (out / "custom" / "page.html").is_file()
+    assert "tags/x/" not in (out / "index.html").read_text(encoding="utf-8")
+    cloud = json.loads((out / "categories" / "cloud" / "feed.json").read_text(encoding="utf-8"))
+    assert [i["title"] for i in cloud["items"]] == ["B"]
+    leftovers = [p.name for p in out.rglob(".*") if p.name != ".syndicator-manifest"]
+    assert leftovers == []
+
+
+# Exit codes and configuration ----------------------------------------------------------------
+
+
+def test_content_errors_exit_1_and_every_other_feed_is_written(
+    tmp_path: Path, content: Path, run_cli, write_doc
+):
+    write_doc(content, "broken.md", "---\ntitle: [broken\ntags: [x]\n---\n")
+    result = build(run_cli, tmp_path, content)
+    assert result.code == 1
+    assert "broken.md" in result.stderr
+    out = tmp_path / "out"
+    titles = [e.title for e in feedparser.parse((out / "atom.xml").read_bytes()).entries]
+    assert titles == ["C", "B", "A"]
+    assert (out / "tags" / "x" / "atom.xml").is_file()
+
+
+@pytest.mark.parametrize(
+    ("config", "flags"),
+    [
+        (None, ["--config", "missing.toml"]),
+        ('[site]\ntitel = "typo"\n', []),
+        ('[sight]\ntitle = "typo"\n', []),
+        ("[feeds]\nmax_items = 0\n", []),
+        ('[feeds]\nmax_items = "many"\n', []),
+        ("[site\n", []),
+        ('[site]\ntimezone = "Mars/Olympus"\n', []),
+        (None, ["--now", "tomorrow"]),
+        (None, ["--base-url", "example.org"]),
+        (None, ["--no-such-flag"]),
+    ],
+)
+def test_usage_and_configuration_errors_exit_2(tmp_path: Path, content, run_cli, config, flags):
+    if config is not None:
+        (tmp_path / "bad.toml").write_text(config, encoding="utf-8")
+        flags = ["--config", "bad.toml", *flags]
+    result = build(run_cli, tmp_path, content, *flags)
+    assert result.code == 2, result.stderr
+    assert result.stderr.strip()
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_content_folder_is_a_usage_error(tmp_path: Path, run_cli):
+    result = build(run_cli, tmp_path, tmp_path / "nowhere")
+    assert result.code == 2
+    assert "nowhere" in result.stderr
+
+
+def test_environment_overrides_the_config_file_and_flags_override_both(
+    tmp_path: Path, content: Path, run_cli
+):
+    (tmp_path / "site.toml").write_text('[site]\nbase_url = "https://file.example"\n')
+    env = {"SYNDICATOR_SITE_BASE_URL": "https://env.example", "SYNDICATOR_FEEDS_MAX_ITEMS": "1"}
+    out = tmp_path / "out"
+    args = ["build", "--config", "site.toml", "--content", content, "--output", out]
+    result = run_cli(*args, cwd=tmp_path, env=env)
+    assert result.code == 0, result.stderr
+    data = json.loads((out / "feed.json").read_text(encoding="utf-8"))
+    assert data["feed_url"] == "https://env.example/feed.json"
+    assert [i["url"] for i in data["items"]] == ["https://env.example/news/c/"]
+    result = run_cli(*args, "--base-url", "https://flag.example", cwd=tmp_path, env=env)
+    assert result.code == 0, result.stderr
+    data = json.loads((out / "feed.json").read_text(encoding="utf-8"))
+    assert data["feed_url"] == "https://flag.example/feed.json"
+
+
+def test_check_reports_errors_and_writes_nothing(tmp_path: Path, content: Path, run_cli, write_doc):
+    assert run_cli("check", "--content", content, cwd=tmp_path).code == 0
+    write_doc(content, "broken.md", "---\ntitle: [broken\n---\n")
+    result = run_cli("check", "--content", content, cwd=tmp_path)
+    assert result.code == 1
+    assert re.search(r"broken\.md:[23]: error: invalid YAML", result.stderr), result.stderr
+    assert not (tmp_path / "public").exists()
+
+
+# The pages that list the feeds ---------------------------------------------------------------
+
+
+def built_feeds(out: Path) -> set[str]:
+    """Relative paths of every subscription feed file in ``out`` (archives left out)."""
+    return {
+        p.relative_to(out).as_posix()
+        for name in MEDIA_TYPES
+        for p in out.rglob(name)
+        if "archive" not in p.relative_to(out).parts
+    }
+
+
+def test_index_html_has_an_alternate_link_per_feed_and_format(tmp_path: Path, content, run_cli):
+    assert build(run_cli, tmp_path, content).code == 0
+    out = tmp_path / "out"
+    page = lxml_html.parse(str(out / "index.html"))
+    links = page.xpath("//head/link[@rel='alternate']")
+    found = {link.get("href").removeprefix(f"{BASE_URL}/"): link.get("type") for link in links}
+    feeds = built_feeds(out)
+    assert len(feeds) == 3 * (1 + 2 + 3)
+    assert len(links) == len(feeds)
+    assert found == {path: MEDIA_TYPES[path.rsplit("/", 1)[-1]] for path in feeds}
+    assert all(link.get("title") for link in links)
+
+
+def test_feeds_opml_parses_and_lists_every_feed(tmp_path: Path, content, run_cli):
+    assert build(run_cli, tmp_path, content).code == 0
+    out = tmp_path / "out"
+    opml = etree.parse(str(out / "feeds.opml")).getroot()
+    assert opml.tag == "opml"
+    outlines = opml.findall(".//outline[@xmlUrl]")
+    urls = [o.get("xmlUrl").removeprefix(f"{BASE_URL}/") for o in outlines]
+    assert len(urls) == len(set(urls)) == 1 + 2 + 3
+    folders = {u.rsplit("/", 1)[0] if "/" in u else "" for u in urls}
+    assert folders == {
+        "",
+        "categories/cloud",
+        "categories/open-data",
+        "tags/x",
+        "tags/y",
+        "tags/all",
+    }
+    for url, outline in zip(urls, outlines, strict=True):
+        assert (out / url).is_file()
+        assert outline.get("text")
