@@ -136,9 +136,8 @@ def latency(root: Path, port: int, arrivals: Path, edits: int) -> list[float]:
         worker.wait(timeout=60)
 
 
-def fan_out(root: Path, ports: list[int], events: int, counter) -> tuple[int, float]:
-    config = _config(root)
-    engine = open_engine(config.store.url)
+def fill_outbox(config: Config, engine, ports: list[int], events: int) -> int:
+    """Baseline scan, one subscription per port, then ``events`` new items in one scan."""
     scanner = Scanner(config, engine, keep_cache=False)
     scanner.scan(datetime.now(UTC))
     with engine.begin() as connection:
@@ -149,10 +148,17 @@ def fan_out(root: Path, ports: list[int], events: int, counter) -> tuple[int, fl
                     f"http://127.0.0.1:{port}/hook", allow_private=True, now=datetime.now(UTC)
                 ),
             )
+    posts = Path(config.content.dirs[0])
     for n in range(events):
-        (root / "_posts" / f"p{n}.md").write_text(_doc(n))
+        (posts / f"p{n}.md").write_text(_doc(n))
     scanner.scan(datetime.now(UTC))
-    total = events * len(ports)
+    return events * len(ports)
+
+
+def fan_out(root: Path, ports: list[int], events: int, counter) -> tuple[int, float]:
+    config = _config(root)
+    engine = open_engine(config.store.url)
+    total = fill_outbox(config, engine, ports, events)
     start_count = counter.value
     deliverer = Deliverer(config, engine, sole_deliverer=True)
     started = time.perf_counter()

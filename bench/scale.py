@@ -18,15 +18,12 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from push import _doc, _listen, _receivers, _wait
+from push import _listen, _receivers, _wait, fill_outbox
 
 from syndicator.config import Config, with_overrides
-from syndicator.push import subscriptions as subs
-from syndicator.scanner import Scanner
 from syndicator.store.database import open_engine
 
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
@@ -52,20 +49,7 @@ def run(workers: int, events: int, ports: list[int], counter, root: Path) -> flo
     )
     engine = open_engine(url)
     try:
-        scanner = Scanner(config, engine, keep_cache=False)
-        scanner.scan(datetime.now(UTC))
-        with engine.begin() as connection:
-            for port in ports:
-                subs.add(
-                    connection,
-                    subs.new_subscription(
-                        f"http://127.0.0.1:{port}/hook", allow_private=True, now=datetime.now(UTC)
-                    ),
-                )
-        for n in range(events):
-            (posts / f"p{n}.md").write_text(_doc(n))
-        scanner.scan(datetime.now(UTC))
-        total = events * len(ports)
+        total = fill_outbox(config, engine, ports, events)
         before = counter.value
         started = time.perf_counter()
         processes = [

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from syndicator.content.items import Item, Problem
 from syndicator.events import Event, ItemRecord
@@ -99,49 +99,36 @@ def load_items(connection: Connection) -> dict[str, ItemRecord]:
     }
 
 
+def _replace_rows(
+    connection: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Delete the rows of ``keys`` then insert ``rows``: an upsert both databases run alike."""
+    for chunk in _chunks(keys, 500):
+        connection.execute(delete(table).where(table.c.key.in_(chunk)))
+    if rows:
+        connection.execute(insert(table), list(rows))
+
+
 def save_documents(
     connection: Connection, changed: Sequence[DocumentRecord], removed: Iterable[str]
 ) -> None:
-    keys = [record.key for record in changed]
-    for chunk in _chunks(keys + list(removed), 500):
-        connection.execute(delete(documents).where(documents.c.key.in_(chunk)))
-    if changed:
-        connection.execute(
-            insert(documents),
-            [
-                {
-                    "key": r.key,
-                    "size": r.size,
-                    "mtime_ns": r.mtime_ns,
-                    "sha256": r.sha256,
-                    "first_seen": r.first_seen,
-                    "item": encode_item(r.item) if r.item is not None else None,
-                    "problems": _encode_problems(r.problems),
-                }
-                for r in changed
-            ],
-        )
+    rows = [
+        {
+            "key": r.key,
+            "size": r.size,
+            "mtime_ns": r.mtime_ns,
+            "sha256": r.sha256,
+            "first_seen": r.first_seen,
+            "item": encode_item(r.item) if r.item is not None else None,
+            "problems": _encode_problems(r.problems),
+        }
+        for r in changed
+    ]
+    _replace_rows(connection, documents, [r.key for r in changed] + list(removed), rows)
 
 
 def save_items(connection: Connection, records: Sequence[ItemRecord]) -> None:
-    for chunk in _chunks([r.key for r in records], 500):
-        connection.execute(delete(items).where(items.c.key.in_(chunk)))
-    if records:
-        connection.execute(
-            insert(items),
-            [
-                {
-                    "key": r.key,
-                    "item_id": r.item_id,
-                    "state": r.state,
-                    "published_at": r.published_at,
-                    "updated_at": r.updated_at,
-                    "version": r.version,
-                    "data": r.data,
-                }
-                for r in records
-            ],
-        )
+    _replace_rows(connection, items, [r.key for r in records], [asdict(r) for r in records])
 
 
 def append_events(connection: Connection, new: Sequence[Event], occurred_at: datetime) -> list[int]:

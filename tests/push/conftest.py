@@ -4,11 +4,14 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
 
-from .receivers import CERT, KEY, Receiver, Respond, Server
+from .receivers import CERT, KEY, Receiver, Respond, Server, reply
 
 
 @pytest.fixture
@@ -60,3 +63,60 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     return seen
+
+
+def slow_ok(handler: BaseHTTPRequestHandler, receiver: Receiver) -> None:
+    """A receiver that takes 20 ms per delivery, so a fan-out lasts long enough to interrupt."""
+    time.sleep(0.02)
+    reply(200)(handler, receiver)
+
+
+@pytest.fixture
+def worker_site(
+    tmp_path: Path, serve, run_cli
+) -> Callable[[str, int], tuple[Path, list[Receiver]]]:
+    """``worker_site(store_url, receivers)``: a config for ``syndicator run`` processes with a
+    content folder, short retries and timeout, and that many slow subscribed receivers."""
+
+    def make(store_url: str, count: int) -> tuple[Path, list[Receiver]]:
+        posts = tmp_path / "_posts"
+        posts.mkdir()
+        config = tmp_path / "syndicator.toml"
+        config.write_text(
+            f"""
+[site]
+base_url = "https://example.org"
+[content]
+dirs = ["{posts}"]
+[output]
+dir = "{tmp_path / "out"}"
+[store]
+url = "{store_url}"
+[schedule]
+scan_interval_seconds = 3600
+[push]
+allow_private_targets = true
+max_concurrency = 8
+timeout_seconds = 2
+retry_schedule = [0.5, 0.5, 0.5, 0.5]
+"""
+        )
+        receivers = [serve(slow_ok) for _ in range(count)]
+        for receiver in receivers:
+            added = run_cli(
+                "subscriptions", "add", "--config", str(config), receiver.url(), cwd=tmp_path
+            )
+            assert added.code == 0, added.stderr
+        return config, receivers
+
+    return make
+
+
+def publish(posts: Path, count: int, prefix: str = "p") -> None:
+    """``count`` documents that appear in the folder at once (written hidden, then renamed)."""
+    for n in range(count):
+        (posts / f".{prefix}{n}.md").write_text(
+            f"---\ntitle: {prefix}{n}\ndate: 2024-01-01\n---\nText {n}.\n"
+        )
+    for n in range(count):
+        (posts / f".{prefix}{n}.md").rename(posts / f"{prefix}{n}.md")

@@ -6,53 +6,17 @@ import json
 import signal
 import time
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler
 
-from .receivers import Receiver, reply
+from .conftest import publish
 
 EVENTS = 200
 RECEIVERS = 5
 
 
-def _slow_ok(handler: BaseHTTPRequestHandler, receiver: Receiver) -> None:
-    time.sleep(0.02)
-    reply(200)(handler, receiver)
-
-
-def test_sigkill_during_fan_out_loses_no_delivery(tmp_path, serve, run_cli, start_worker):
-    posts = tmp_path / "_posts"
-    posts.mkdir()
-    config = tmp_path / "syndicator.toml"
-    config.write_text(
-        f"""
-[site]
-base_url = "https://example.org"
-[content]
-dirs = ["{posts}"]
-[output]
-dir = "{tmp_path / "out"}"
-[store]
-url = "sqlite:///{tmp_path / "s.db"}"
-[schedule]
-scan_interval_seconds = 3600
-[push]
-allow_private_targets = true
-max_concurrency = 8
-retry_schedule = [0.5, 0.5, 0.5, 0.5]
-"""
-    )
-    receivers = [serve(_slow_ok) for _ in range(RECEIVERS)]
-    for receiver in receivers:
-        added = run_cli(
-            "subscriptions", "add", "--config", str(config), receiver.url(), cwd=tmp_path
-        )
-        assert added.code == 0, added.stderr
-
+def test_sigkill_during_fan_out_loses_no_delivery(tmp_path, worker_site, start_worker):
+    config, receivers = worker_site(f"sqlite:///{tmp_path / 's.db'}", RECEIVERS)
     worker = start_worker(config)
-    for n in range(EVENTS):
-        (posts / f".p{n}.md").write_text(f"---\ntitle: P{n}\ndate: 2024-01-01\n---\nText {n}.\n")
-    for n in range(EVENTS):  # appear at once: one scan, one fan-out of 1,000 deliveries
-        (posts / f".p{n}.md").rename(posts / f"p{n}.md")
+    publish(tmp_path / "_posts", EVENTS)  # one scan, one fan-out of 1,000 deliveries
 
     deadline = time.monotonic() + 20
     while sum(len(r.received) for r in receivers) < 100:

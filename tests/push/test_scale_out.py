@@ -7,63 +7,20 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from .receivers import Receiver, reply
+from .conftest import publish
+from .receivers import Receiver
 
 RECEIVERS = 10
-TIMEOUT_SECONDS = 2
-
-
-def _slow_ok(handler: BaseHTTPRequestHandler, receiver: Receiver) -> None:
-    time.sleep(0.01)
-    reply(200)(handler, receiver)
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, postgres_url: str, serve, run_cli) -> tuple[Path, list[Receiver]]:
+def cluster(postgres_url: str, worker_site) -> tuple[Path, list[Receiver]]:
     """A config on PostgreSQL and ten subscribed receivers."""
-    posts = tmp_path / "_posts"
-    posts.mkdir()
-    config = tmp_path / "syndicator.toml"
-    config.write_text(
-        f"""
-[site]
-base_url = "https://example.org"
-[content]
-dirs = ["{posts}"]
-[output]
-dir = "{tmp_path / "out"}"
-[store]
-url = "{postgres_url}"
-[schedule]
-scan_interval_seconds = 3600
-[push]
-allow_private_targets = true
-max_concurrency = 8
-timeout_seconds = {TIMEOUT_SECONDS}
-retry_schedule = [0.5, 0.5, 0.5, 0.5]
-"""
-    )
-    receivers = [serve(_slow_ok) for _ in range(RECEIVERS)]
-    for receiver in receivers:
-        added = run_cli(
-            "subscriptions", "add", "--config", str(config), receiver.url(), cwd=tmp_path
-        )
-        assert added.code == 0, added.stderr
-    return config, receivers
-
-
-def _publish(posts: Path, names: range, prefix: str = "p") -> None:
-    for n in names:
-        (posts / f".{prefix}{n}.md").write_text(
-            f"---\ntitle: {prefix}{n}\ndate: 2024-01-01\n---\nText {n}.\n"
-        )
-    for n in names:
-        (posts / f".{prefix}{n}.md").rename(posts / f"{prefix}{n}.md")
+    return worker_site(postgres_url, RECEIVERS)
 
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -91,7 +48,7 @@ def test_three_deliverers_one_scanner_exactly_once(cluster, start_worker):
     start_worker(config, "--role", "scanner")
     for _ in range(3):
         start_worker(config, "--role", "deliverer")
-    _publish(config.parent / "_posts", range(500))
+    publish(config.parent / "_posts", 500)
     _wait(lambda: _all_arrived(receivers, 500), 120, "not every delivery arrived")
     time.sleep(1)
     for receiver in receivers:
@@ -106,7 +63,7 @@ def test_a_killed_deliverer_loses_nothing(cluster, start_worker):
     victim = start_worker(config, "--role", "deliverer")
     for _ in range(2):
         start_worker(config, "--role", "deliverer")
-    _publish(config.parent / "_posts", range(500))
+    publish(config.parent / "_posts", 500)
     _wait(lambda: sum(len(r.received) for r in receivers) > 500, 60, "deliveries did not start")
     victim.send_signal(signal.SIGKILL)
     victim.wait()
@@ -133,7 +90,7 @@ def test_a_standby_scanner_takes_over(cluster, start_worker, run_cli):
         10,
         "no takeover",
     )
-    _publish(config.parent / "_posts", range(1), prefix="after-kill-")
+    publish(config.parent / "_posts", 1, prefix="after-kill-")
     _wait(lambda: _all_arrived(receivers, 1), 30, "the new document was not delivered")
     time.sleep(1)
     listed = run_cli("events", "list", "--config", str(config), "--json", cwd=config.parent)
