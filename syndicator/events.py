@@ -6,14 +6,14 @@ Pure: the transitions of every item between two scans, as new store records and 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
 
-from syndicator.catalog import Catalog
+from syndicator.catalog import Catalog, Entry
 from syndicator.content.items import Item
 
 EventType = Literal["item.published", "item.updated", "item.unpublished"]
@@ -67,49 +67,46 @@ def transitions(
     catalog: Catalog,
     versions: Mapping[str, str],
     items: Mapping[str, Item],
-    data: Mapping[str, dict[str, Any]],
+    payload_of: Callable[[Entry], str],
     *,
     announce: bool,
-) -> tuple[list[ItemRecord], list[Event]]:
-    """The records that changed and the events to announce.
+) -> Iterator[ItemRecord | Event]:
+    """The records that changed, and the events to announce, as they are found.
 
-    ``data`` holds the JSON Feed item of each visible entry. ``announce`` is False for the
-    baseline scan: states are recorded, nothing is announced.
+    A generator, so that a first scan of a large folder never holds every record at once.
+    ``payload_of`` renders an entry's webhook ``data``; it is called only for records that
+    changed. ``announce`` is False for the baseline scan: states are recorded, nothing is
+    announced.
     """
     entries = {e.item.key: e for e in catalog.entries}
-    records: list[ItemRecord] = []
-    events: list[Event] = []
     for key in sorted(prior.keys() | catalog.states.keys()):
         old = prior.get(key)
         state = catalog.states.get(key, "removed")
         was_published = old is not None and old.state == "published"
         item = items.get(key)
         if item is None:
-            if old is None:
+            if old is None or old.state == "removed":
                 continue
-            if was_published:
-                events.append(Event("item.unpublished", key, old.item_id, old.data))
-            if old.state != "removed":
-                records.append(replace(old, state="removed"))
+            if was_published and announce:
+                yield Event("item.unpublished", key, old.item_id, old.data)
+            yield replace(old, state="removed")
             continue
-        version = versions[key]
         entry = entries.get(key)
-        payload = orjson.dumps(data[key]).decode() if key in data else (old.data if old else "{}")
-        record = ItemRecord(
-            key,
-            item.id,
-            state,
-            entry.published if entry else item.date,
-            entry.updated if entry else None,
-            version,
-            payload,
-        )
-        if state == "published" and not was_published:
-            events.append(Event("item.published", key, item.id, payload))
-        elif state == "published" and old is not None and old.version != version:
-            events.append(Event("item.updated", key, item.id, payload))
-        elif was_published and state != "published" and old is not None:
-            events.append(Event("item.unpublished", key, old.item_id, old.data))
-        if record != old:
-            records.append(record)
-    return records, events if announce else []
+        published = entry.published if entry else item.date
+        updated = entry.updated if entry else None
+        version = versions[key]
+        now_known = (item.id, state, published, updated, version)
+        if (
+            old is not None
+            and (old.item_id, old.state, old.published_at, old.updated_at, old.version) == now_known
+        ):
+            continue
+        payload = payload_of(entry) if entry else (old.data if old else "{}")
+        if announce:
+            if state == "published" and not was_published:
+                yield Event("item.published", key, item.id, payload)
+            elif state == "published" and old is not None and old.version != version:
+                yield Event("item.updated", key, item.id, payload)
+            elif was_published and state != "published" and old is not None:
+                yield Event("item.unpublished", key, old.item_id, old.data)
+        yield ItemRecord(key, item.id, state, published, updated, version, payload)

@@ -8,19 +8,20 @@ of every document, so a file that becomes unreadable keeps its item in the feeds
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+import orjson
 from sqlalchemy import Engine
 
 from syndicator.build import SiteRenderer, content_dirs
-from syndicator.catalog import Catalog, build_catalog
+from syndicator.catalog import Catalog, Entry, build_catalog
 from syndicator.config import Config
-from syndicator.content.items import Problem, ReadResult, read_source
+from syndicator.content.items import Problem, ReadResult, parse_source
 from syndicator.content.scan import Source, scan
-from syndicator.events import Event, transitions, updated_times, version_of
+from syndicator.events import Event, ItemRecord, transitions, updated_times, version_of
 from syndicator.feeds.context import SiteContext
 from syndicator.feeds.jsonfeed import json_item
 from syndicator.output.writer import WriteReport
@@ -62,13 +63,14 @@ def _read_changed(sources: Sequence[Source]) -> list[_Read]:
     done: list[_Read] = []
     for source in sources:
         try:
-            digest = hashlib.sha256(source.path.read_bytes()).hexdigest()
-        except OSError:
-            digest = ""
+            data: bytes | OSError = source.path.read_bytes()
+        except OSError as exc:
+            data = exc
+        digest = hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else ""
         if digest and known.get(source.key) == digest:
             done.append(_Read(source, digest, None))
         else:
-            done.append(_Read(source, digest, read_source(source, config)))
+            done.append(_Read(source, digest, parse_source(source, data, config)))
     return done
 
 
@@ -80,6 +82,9 @@ class Scanner:
         self.engine = engine
         self.site = SiteContext.from_config(config)
         self.renderer = SiteRenderer(config, Path(config.output.dir), keep_cache=keep_cache)
+
+    def _payload(self, entry: Entry) -> str:
+        return orjson.dumps(json_item(entry, self.site, extension=True)).decode()
 
     def scan(self, now: datetime, progress: ProgressFn = silent) -> ScanResult:
         sources = scan(content_dirs(self.config))
@@ -115,13 +120,20 @@ class Scanner:
             first_seen={key: rec.first_seen for key, rec in current.items()},
             updated_at=updated_times(prior, versions, now),
         )
-        data = {e.item.key: json_item(e, self.site, extension=True) for e in catalog.entries}
         announce = baseline_done or self.config.push.announce_existing
-        item_records, events = transitions(prior, catalog, versions, items, data, announce=announce)
+        changes = transitions(prior, catalog, versions, items, self._payload, announce=announce)
+        events: list[Event] = []
+
+        def item_records() -> Iterator[ItemRecord]:
+            for change in changes:
+                if isinstance(change, Event):
+                    events.append(change)
+                else:
+                    yield change
 
         with self.engine.begin() as connection:
             records.save_documents(connection, updates, removed)
-            records.save_items(connection, item_records)
+            records.save_items(connection, item_records())
             event_ids = records.append_events(connection, events, now)
             outbox.fan_out(connection, list(zip(event_ids, events, strict=True)), now)
             if not baseline_done:

@@ -77,11 +77,18 @@ _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 def read_source(source: Source, config: Config) -> ReadResult:
     """Read and parse one file; every failure becomes a Problem naming the file."""
-    path = str(source.path)
     try:
-        data = source.path.read_bytes()
+        data: bytes | OSError = source.path.read_bytes()
     except OSError as exc:
-        return ReadResult(source, None, (Problem(path, None, f"cannot read: {exc.strerror}"),))
+        data = exc
+    return parse_source(source, data, config)
+
+
+def parse_source(source: Source, data: bytes | OSError, config: Config) -> ReadResult:
+    """Parse bytes already read (or the error reading them) as the document ``source``."""
+    path = str(source.path)
+    if isinstance(data, OSError):
+        return ReadResult(source, None, (Problem(path, None, f"cannot read: {data.strerror}"),))
     try:
         document = parse_document(data)
     except DocumentError as exc:

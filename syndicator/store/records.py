@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Connection, Table, delete, insert, select, update
@@ -15,6 +15,8 @@ from syndicator.content.items import Item, Problem
 from syndicator.events import Event, ItemRecord
 from syndicator.store.schema import documents, events, items, settings
 
+T = TypeVar("T")
+CHUNK = 1000
 BASELINE_DONE = "baseline_done"
 LAST_SCAN = "last_scan"
 
@@ -99,20 +101,20 @@ def load_items(connection: Connection) -> dict[str, ItemRecord]:
     }
 
 
-def _replace_rows(
-    connection: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]
-) -> None:
-    """Delete the rows of ``keys`` then insert ``rows``: an upsert both databases run alike."""
-    for chunk in _chunks(keys, 500):
-        connection.execute(delete(table).where(table.c.key.in_(chunk)))
-    if rows:
-        connection.execute(insert(table), list(rows))
+def _replace_rows(connection: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:
+    """Delete then insert, ``CHUNK`` rows at a time: an upsert both databases run alike, that
+    never holds a large folder's rows in memory at once."""
+    for chunk in batched(rows, CHUNK):
+        connection.execute(delete(table).where(table.c.key.in_([row["key"] for row in chunk])))
+        connection.execute(insert(table), list(chunk))
 
 
 def save_documents(
     connection: Connection, changed: Sequence[DocumentRecord], removed: Iterable[str]
 ) -> None:
-    rows = [
+    for chunk in batched(removed, CHUNK):
+        connection.execute(delete(documents).where(documents.c.key.in_(chunk)))
+    rows = (
         {
             "key": r.key,
             "size": r.size,
@@ -123,12 +125,12 @@ def save_documents(
             "problems": _encode_problems(r.problems),
         }
         for r in changed
-    ]
-    _replace_rows(connection, documents, [r.key for r in changed] + list(removed), rows)
+    )
+    _replace_rows(connection, documents, rows)
 
 
-def save_items(connection: Connection, records: Sequence[ItemRecord]) -> None:
-    _replace_rows(connection, items, [r.key for r in records], [asdict(r) for r in records])
+def save_items(connection: Connection, records: Iterable[ItemRecord]) -> None:
+    _replace_rows(connection, items, (asdict(r) for r in records))
 
 
 def append_events(connection: Connection, new: Sequence[Event], occurred_at: datetime) -> list[int]:
@@ -172,6 +174,13 @@ def set_setting(connection: Connection, name: str, value: str) -> None:
         connection.execute(insert(settings).values(name=name, value=value))
 
 
-def _chunks(values: Sequence[str], size: int) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+def batched(values: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``itertools.batched`` of Python 3.12, for 3.11."""
+    batch: list[T] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
