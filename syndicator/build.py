@@ -5,18 +5,25 @@ The stages these call are pure; the disk is touched here and in the writer only.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from syndicator.catalog import Catalog, Entry
+from syndicator.catalog import Delta, Entry, LiveCatalog
 from syndicator.config import Config
 from syndicator.content.items import ReadResult, read_source
 from syndicator.content.scan import Source
 from syndicator.feeds import atom, jsonfeed, rss
 from syndicator.feeds.context import SiteContext
 from syndicator.feeds.pages import render_index, render_opml
-from syndicator.feeds.paging import pages
+from syndicator.feeds.paging import (
+    Page,
+    archive_count,
+    oldest_first_slice,
+    page_path,
+    pages_holding,
+)
 from syndicator.output.writer import OutputWriter, WriteReport
 from syndicator.parallel import map_chunks, shared
 from syndicator.progress import silent
@@ -65,72 +72,125 @@ def _render_chunk(indexes: Sequence[int]) -> list[bytes]:
     return [render(entries[i], site) for i in indexes]
 
 
-Signature = tuple[object, ...]
+PageNumber = int | None
 
 
 class SiteRenderer:
-    """Renders the catalog into the output folder, redoing only what changed since last time.
+    """Renders the catalog into the output folder, redoing only what a ``Delta`` names.
 
-    An entry is rendered once per format and reused by every page that holds it; a page whose
-    entries (key, version, dates) are those it was last written with is not rendered again.
-    ``keep_cache`` False frees each format's entries once written (one-shot builds).
+    The first render writes every page (and prunes files an earlier run left behind); later
+    ones write only the pages holding an item that changed, and the pages after a position
+    where an item came, went or moved. Each entry is rendered once per format and reused by
+    every page that holds it. ``keep_cache`` False frees a format's entries once written.
     """
 
     def __init__(self, config: Config, output: Path, *, keep_cache: bool = True) -> None:
         self.site = SiteContext.from_config(config)
         self.formats = config.feeds.formats
         self.max_items = config.feeds.max_items
-        self.output = output
         self.keep_cache = keep_cache
-        self._fragments: dict[str, dict[str, tuple[Signature, bytes]]] = {
-            f: {} for f in self.formats
-        }
-        self._pages: dict[str, Signature] = {}
+        self.writer = OutputWriter(output)
+        self._fragments: dict[str, dict[str, bytes]] = {f: {} for f in self.formats}
+        self._archives: dict[str, int] | None = None
 
     def render(
-        self, catalog: Catalog, versions: Mapping[str, str], progress: ProgressFn = silent
+        self, catalog: LiveCatalog, delta: Delta, progress: ProgressFn = silent
     ) -> WriteReport:
-        signatures = {
-            e.item.key: (e.item.key, versions[e.item.key], e.published, e.updated)
-            for e in catalog.entries
-        }
-        writer = OutputWriter(self.output)
+        self.writer.begin()
+        first = self._archives is None
+        archives = self._archives if self._archives is not None else {}
+        plan = self._plan(catalog, delta, archives, first)
+        for cache in self._fragments.values():
+            for key in delta.keys:
+                cache.pop(key, None)
         for fmt in self.formats:
-            fragments = self._fresh_fragments(catalog.entries, fmt, signatures, progress)
-            for feed in catalog.feeds:
-                for page in pages(feed, self.max_items):
-                    path = page.path(fmt)
-                    signature = (
-                        feed.name,
-                        page.archives,
-                        *(signatures[e.item.key] for e in page.entries),
-                    )
-                    if self._pages.get(path) == signature and writer.keep(path):
-                        continue
-                    body = [fragments[e.item.key] for e in page.entries]
-                    writer.write(path, RENDERERS[fmt].render_document(page, body, self.site))
-                    self._pages[path] = signature
-            if not self.keep_cache:
-                self._fragments[fmt].clear()
-        writer.write("index.html", render_index(catalog.feeds, self.formats, self.site))
-        writer.write("feeds.opml", render_opml(catalog.feeds, self.formats, self.site))
-        return writer.finish()
+            self._render_format(catalog, plan, fmt, progress)
+        for path in plan:
+            feed = catalog.feed(path)
+            size = feed.size if feed else 0
+            old = archives.get(path, 0)
+            new = archive_count(size, self.max_items)
+            gone: list[PageNumber] = [n for n in range(new + 1, old + 1)]
+            if feed is None:
+                gone.append(None)
+                archives.pop(path, None)
+            else:
+                archives[path] = new
+            for number in gone:
+                for fmt in self.formats:
+                    self.writer.remove(page_path(path, number, fmt))
+        if first or delta.listing:
+            feeds = catalog.feeds
+            self.writer.write("index.html", render_index(feeds, self.formats, self.site))
+            self.writer.write("feeds.opml", render_opml(feeds, self.formats, self.site))
+        if first:
+            self.writer.prune(self._all_paths(catalog, archives))
+        self._archives = archives
+        return self.writer.finish()
 
-    def _fresh_fragments(
+    def _plan(
+        self, catalog: LiveCatalog, delta: Delta, archives: Mapping[str, int], first: bool
+    ) -> dict[str, set[PageNumber]]:
+        """Feed path → the page numbers to render (None: the current page)."""
+        paths = {spec.path for spec in catalog.feeds} if first else delta.feeds
+        plan: dict[str, set[PageNumber]] = {}
+        for path in paths:
+            feed = catalog.feed(path)
+            if feed is None:
+                plan[path] = set()
+                continue
+            size, new = feed.size, archive_count(feed.size, self.max_items)
+            numbers: set[PageNumber] = set()
+            if first or path in delta.shifted:
+                start = 0 if first else delta.shifted[path] // self.max_items + 1
+                old = archives.get(path, new)
+                if old != new:
+                    start = min(start, max(1, min(old, new)))
+                numbers.add(None)
+                numbers.update(range(max(1, start), new + 1))
+            order = catalog.order(path)
+            for position in delta.touched.get(path, ()):
+                index = bisect.bisect_left(order, position)
+                numbers.update(pages_holding(index, size, self.max_items))
+            plan[path] = numbers
+        return plan
+
+    def _render_format(
         self,
-        entries: Sequence[Entry],
+        catalog: LiveCatalog,
+        plan: Mapping[str, set[PageNumber]],
         fmt: str,
-        signatures: Mapping[str, Signature],
         progress: ProgressFn,
-    ) -> dict[str, bytes]:
+    ) -> None:
+        pages_to_write: list[Page] = []
+        for path, numbers in plan.items():
+            feed = catalog.feed(path)
+            if feed is None:
+                continue
+            order = catalog.order(path)
+            count = archive_count(feed.size, self.max_items)
+            for number in numbers:
+                keys = order[oldest_first_slice(feed.size, number, self.max_items)]
+                entries = tuple(catalog.entries[key] for _, key in reversed(keys))
+                pages_to_write.append(Page(feed, number, count, entries))
         cache = self._fragments[fmt]
-        for key in cache.keys() - signatures.keys():
-            del cache[key]
-        stale = [
-            e
-            for e in entries
-            if (c := cache.get(e.item.key)) is None or c[0] != signatures[e.item.key]
-        ]
-        for key, data in render_fragments(stale, fmt, self.site, progress).items():
-            cache[key] = (signatures[key], data)
-        return {key: data for key, (_, data) in cache.items()}
+        needed = {
+            e.item.key: e
+            for page in pages_to_write
+            for e in page.entries
+            if e.item.key not in cache
+        }
+        cache.update(render_fragments(list(needed.values()), fmt, self.site, progress))
+        renderer = RENDERERS[fmt]
+        for page in pages_to_write:
+            body = [cache[e.item.key] for e in page.entries]
+            self.writer.write(page.path(fmt), renderer.render_document(page, body, self.site))
+        if not self.keep_cache:
+            cache.clear()
+
+    def _all_paths(self, catalog: LiveCatalog, archives: Mapping[str, int]) -> set[str]:
+        paths = {"index.html", "feeds.opml"}
+        for spec in catalog.feeds:
+            for number in (None, *range(1, archives.get(spec.path, 0) + 1)):
+                paths.update(page_path(spec.path, number, fmt) for fmt in self.formats)
+        return paths

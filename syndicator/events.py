@@ -6,14 +6,14 @@ Pure: the transitions of every item between two scans, as new store records and 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
 import orjson
 
-from syndicator.catalog import Catalog, Entry
+from syndicator.catalog import Entry, LiveCatalog
 from syndicator.content.items import Item
 
 EventType = Literal["item.published", "item.updated", "item.unpublished"]
@@ -63,27 +63,26 @@ def updated_times(
 
 
 def transitions(
+    keys: Iterable[str],
     prior: Mapping[str, ItemRecord],
-    catalog: Catalog,
+    catalog: LiveCatalog,
     versions: Mapping[str, str],
-    items: Mapping[str, Item],
     payload_of: Callable[[Entry], str],
     *,
     announce: bool,
 ) -> Iterator[ItemRecord | Event]:
-    """The records that changed, and the events to announce, as they are found.
+    """The records that changed among ``keys``, and the events to announce, as found.
 
     A generator, so that a first scan of a large folder never holds every record at once.
     ``payload_of`` renders an entry's webhook ``data``; it is called only for records that
     changed. ``announce`` is False for the baseline scan: states are recorded, nothing is
     announced.
     """
-    entries = {e.item.key: e for e in catalog.entries}
-    for key in sorted(prior.keys() | catalog.states.keys()):
+    for key in keys:
         old = prior.get(key)
         state = catalog.states.get(key, "removed")
         was_published = old is not None and old.state == "published"
-        item = items.get(key)
+        item = catalog.items.get(key)
         if item is None:
             if old is None or old.state == "removed":
                 continue
@@ -91,7 +90,7 @@ def transitions(
                 yield Event("item.unpublished", key, old.item_id, old.data)
             yield replace(old, state="removed")
             continue
-        entry = entries.get(key)
+        entry = catalog.entries.get(key)
         published = entry.published if entry else item.date
         updated = entry.updated if entry else None
         version = versions[key]

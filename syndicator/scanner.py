@@ -8,18 +8,20 @@ of every document, so a file that becomes unreadable keeps its item in the feeds
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 
 import orjson
 from sqlalchemy import Engine
 
 from syndicator.build import SiteRenderer, content_dirs
-from syndicator.catalog import Catalog, Entry, build_catalog
+from syndicator.catalog import Entry, LiveCatalog
 from syndicator.config import Config
-from syndicator.content.items import Problem, ReadResult, parse_source
+from syndicator.content.items import Item, Problem, ReadResult, parse_source
 from syndicator.content.scan import Source, scan
 from syndicator.events import Event, ItemRecord, transitions, updated_times, version_of
 from syndicator.feeds.context import SiteContext
@@ -36,7 +38,7 @@ ProgressFn = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class ScanResult:
-    catalog: Catalog
+    catalog: LiveCatalog
     events: list[Event]
     problems: list[Problem]
     report: WriteReport
@@ -74,61 +76,152 @@ def _read_changed(sources: Sequence[Source]) -> list[_Read]:
     return done
 
 
+class _FirstSeen(Mapping[str, datetime]):
+    """First-seen times read straight from the document records (no copy per scan)."""
+
+    def __init__(self, documents: Mapping[str, DocumentRecord]) -> None:
+        self._documents = documents
+
+    def __getitem__(self, key: str) -> datetime:
+        return self._documents[key].first_seen
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._documents)
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+
+class _UpdatedTimes(Mapping[str, datetime]):
+    """Updated times: this scan's new ones over what the store remembers."""
+
+    def __init__(self, fresh: Mapping[str, datetime], prior: Mapping[str, ItemRecord]) -> None:
+        self._fresh = fresh
+        self._prior = prior
+
+    def __getitem__(self, key: str) -> datetime:
+        if key in self._fresh:
+            return self._fresh[key]
+        updated = self._prior[key].updated_at
+        if updated is None:
+            raise KeyError(key)
+        return updated
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fresh.keys() | self._prior.keys())
+
+    def __len__(self) -> int:
+        return len(self._fresh.keys() | self._prior.keys())
+
+
 class Scanner:
-    """Holds the renderer's caches between scans, so a worker re-renders only what changed."""
+    """Keeps the documents, item records, catalog and rendered entries of the last scan in
+    memory (one scanner runs per store), so a scan costs what changed, not the site's size."""
 
     def __init__(self, config: Config, engine: Engine, *, keep_cache: bool = True) -> None:
         self.config = config
         self.engine = engine
         self.site = SiteContext.from_config(config)
         self.renderer = SiteRenderer(config, Path(config.output.dir), keep_cache=keep_cache)
+        self.catalog = LiveCatalog()
+        self.roots = [(str(d.resolve()), d.resolve().name) for d in content_dirs(config)]
+        self._documents: dict[str, DocumentRecord] | None = None
+        self._prior: dict[str, ItemRecord] = {}
+        self._versions: dict[str, str] = {}
+        self._baseline_done = False
 
     def _payload(self, entry: Entry) -> str:
         return orjson.dumps(json_item(entry, self.site, extension=True)).decode()
 
-    def scan(self, now: datetime, progress: ProgressFn = silent) -> ScanResult:
-        sources = scan(content_dirs(self.config))
+    def _load(self) -> dict[str, DocumentRecord]:
         with self.engine.connect() as connection:
-            stored = records.load_documents(connection)
-            prior = records.load_items(connection)
-            baseline_done = records.get_setting(connection, records.BASELINE_DONE) is not None
+            documents = records.load_documents(connection)
+            self._prior = records.load_items(connection)
+            self._baseline_done = records.get_setting(connection, records.BASELINE_DONE) is not None
+        self._documents = documents
+        return documents
 
+    def scan(
+        self, now: datetime, progress: ProgressFn = silent, *, paths: Iterable[str] | None = None
+    ) -> ScanResult:
+        """Compare the folder (or only ``paths``, as reported by the watcher) with the last
+        scan, and carry every change through to the store, the events and the feeds."""
+        first = self._documents is None
+        documents = self._load() if self._documents is None else self._documents
+        found = self._sources_at(paths, documents) if paths is not None and not first else None
+        if found is None:
+            sources = scan(content_dirs(self.config))
+            present = {s.key for s in sources}
+            gone = [key for key in documents if key not in present]
+        else:
+            sources, gone = found
         changed = [
             s
             for s in sources
-            if (old := stored.get(s.key)) is None
+            if (old := documents.get(s.key)) is None
             or (old.size, old.mtime_ns) != (s.size, s.mtime_ns)
         ]
-        known = {key: record.sha256 for key, record in stored.items()}
+        known = {s.key: documents[s.key].sha256 for s in changed if s.key in documents}
         reads = map_chunks(
             _read_changed,
             changed,
             shared=(self.config, known),
             progress=lambda done, total: progress("reading", done, total),
         )
-        present = {s.key for s in sources}
-        current, updates, dropped = _merge(
-            {k: v for k, v in stored.items() if k in present}, reads, now
-        )
-        removed = [key for key in stored if key not in present or key in dropped]
+        before = {
+            r.source.key: documents[r.source.key].item for r in reads if r.source.key in documents
+        }
+        updates, dropped = _merge(documents, reads, now)
+        removed = [*gone, *dropped]
+        for key in gone:
+            before.setdefault(key, documents[key].item)
+            del documents[key]
 
-        items = {key: rec.item for key, rec in sorted(current.items()) if rec.item is not None}
-        versions = {key: version_of(item) for key, item in items.items()}
-        catalog = build_catalog(
-            items.values(),
-            now=now,
-            first_seen={key: rec.first_seen for key, rec in current.items()},
-            updated_at=updated_times(prior, versions, now),
+        if first:
+            items: dict[str, Item | None] = {
+                k: r.item for k, r in documents.items() if r.item is not None
+            }
+            items.update({key: None for key in removed})
+        else:
+            items = {r.key: r.item for r in updates if r.item != before.get(r.key)}
+            items.update({key: None for key in removed})
+        for key, item in items.items():
+            if item is None:
+                self._versions.pop(key, None)
+            else:
+                self._versions[key] = version_of(item)
+        fresh = updated_times(
+            self._prior, {k: self._versions[k] for k in items if k in self._versions}, now
         )
-        announce = baseline_done or self.config.push.announce_existing
-        changes = transitions(prior, catalog, versions, items, self._payload, announce=announce)
+        delta = self.catalog.apply(
+            items,
+            now=now,
+            first_seen=_FirstSeen(documents),
+            updated_at=_UpdatedTimes(fresh, self._prior),
+        )
+        keys = (
+            (self._prior.keys() | self.catalog.states.keys())
+            if first
+            else (delta.keys | items.keys())
+        )
+        announce = self._baseline_done or self.config.push.announce_existing
+        changes = transitions(
+            sorted(keys),
+            self._prior,
+            self.catalog,
+            self._versions,
+            self._payload,
+            announce=announce,
+        )
         events: list[Event] = []
+        saved: list[ItemRecord] = []
 
         def item_records() -> Iterator[ItemRecord]:
             for change in changes:
                 if isinstance(change, Event):
                     events.append(change)
                 else:
+                    saved.append(change)
                     yield change
 
         with self.engine.begin() as connection:
@@ -136,33 +229,71 @@ class Scanner:
             records.save_items(connection, item_records())
             event_ids = records.append_events(connection, events, now)
             outbox.fan_out(connection, list(zip(event_ids, events, strict=True)), now)
-            if not baseline_done:
+            if not self._baseline_done:
                 records.set_setting(connection, records.BASELINE_DONE, now.isoformat())
             records.set_setting(connection, records.LAST_SCAN, now.isoformat())
+        self._baseline_done = True
+        self._prior.update((record.key, record) for record in saved)
 
-        report = self.renderer.render(catalog, versions, progress)
-        problems = [p for rec in current.values() for p in rec.problems] + list(catalog.problems)
+        report = self.renderer.render(self.catalog, delta, progress)
+        problems = [p for rec in documents.values() for p in rec.problems] + self.catalog.problems
         return ScanResult(
-            catalog,
+            self.catalog,
             events,
             problems,
             report,
-            documents=len(current),
+            documents=len(documents),
             parsed=sum(1 for r in reads if r.result is not None),
             event_ids=event_ids,
         )
 
+    def _sources_at(
+        self, paths: Iterable[str], documents: Mapping[str, DocumentRecord]
+    ) -> tuple[list[Source], list[str]] | None:
+        """The sources at ``paths`` and the keys gone from them; None when only a full walk can
+        tell (a folder was created, moved or deleted)."""
+        sources: list[Source] = []
+        gone: list[str] = []
+        for path in paths:
+            located = self._locate(path)
+            if located is None:
+                continue
+            key, collection = located
+            try:
+                stat = os.stat(path, follow_symlinks=False)
+            except FileNotFoundError:
+                if any(k.startswith(key + "/") for k in documents):
+                    return None
+                if key in documents:
+                    gone.append(key)
+                continue
+            if S_ISDIR(stat.st_mode):
+                return None
+            if S_ISREG(stat.st_mode):
+                sources.append(Source(Path(path), key, collection, stat.st_size, stat.st_mtime_ns))
+        return sources, gone
+
+    def _locate(self, path: str) -> tuple[str, str] | None:
+        """(key, collection) of a path under a content folder; None if outside or hidden."""
+        path = os.path.abspath(path)
+        for root, collection in self.roots:
+            if path.startswith(root + os.sep):
+                relative = path[len(root) + 1 :]
+                if any(part.startswith(".") for part in relative.split(os.sep)):
+                    return None
+                return f"{collection}/{relative.replace(os.sep, '/')}", collection
+        return None
+
 
 def _merge(
-    stored: dict[str, DocumentRecord], reads: Sequence[_Read], now: datetime
-) -> tuple[dict[str, DocumentRecord], list[DocumentRecord], set[str]]:
-    """Documents as they now are, the records to write back, and files no longer documents."""
-    current = dict(stored)
+    current: dict[str, DocumentRecord], reads: Sequence[_Read], now: datetime
+) -> tuple[list[DocumentRecord], list[str]]:
+    """Update ``current`` in place; the records to write back, and files no longer documents."""
     updates: list[DocumentRecord] = []
-    dropped: set[str] = set()
+    dropped: list[str] = []
     for read in reads:
         key = read.source.key
-        old = stored.get(key)
+        old = current.get(key)
         stat = {"size": read.source.size, "mtime_ns": read.source.mtime_ns}
         if read.result is None and old is not None:
             record = replace(old, **stat)
@@ -178,9 +309,9 @@ def _merge(
                 **stat,
             )
         else:
-            current.pop(key, None)
-            dropped.add(key)
+            if current.pop(key, None) is not None:
+                dropped.append(key)
             continue
         current[key] = record
         updates.append(record)
-    return current, updates, dropped
+    return updates, dropped

@@ -45,7 +45,7 @@ def render_index(feeds: Sequence[FeedSpec], formats: Sequence[str], site: SiteCo
         listing = E.ul()
         for feed in members:
             label = feed.name or site.title
-            row = E.li(f"{label} ({len(feed.entries)}) ")
+            row = E.li(f"{label} ({feed.size}) ")
             for fmt in formats:
                 row.append(E.a(_FORMAT_NAMES[fmt], href=_feed_path(feed, fmt)))
                 row.append(E.span(" "))

@@ -30,21 +30,34 @@ class Page:
 
     def path(self, fmt: str, number: int | None = -1) -> str:
         """Relative output path of this page (or of page ``number`` of the same feed)."""
-        number = self.number if number == -1 else number
-        folder = self.feed.path
-        if number is not None:
-            folder = f"{folder}/archive/{number}" if folder else f"archive/{number}"
-        return f"{folder}/{FILENAMES[fmt]}" if folder else FILENAMES[fmt]
+        return page_path(self.feed.path, self.number if number == -1 else number, fmt)
 
 
-def pages(feed: FeedSpec, max_items: int) -> list[Page]:
-    """The current document first, then archives 1..n (oldest first)."""
-    entries = feed.entries
-    archives = (len(entries) - 1) // max_items if entries else 0
-    current = Page(feed, None, archives, entries[:max_items])
-    oldest_first = entries[::-1]
-    result = [current]
-    for number in range(1, archives + 1):
-        chunk = oldest_first[(number - 1) * max_items : number * max_items]
-        result.append(Page(feed, number, archives, chunk[::-1]))
-    return result
+def page_path(feed_path: str, number: int | None, fmt: str) -> str:
+    """Where page ``number`` (None: the current one) of the feed in ``feed_path`` lives."""
+    folder = feed_path
+    if number is not None:
+        folder = f"{folder}/archive/{number}" if folder else f"archive/{number}"
+    return f"{folder}/{FILENAMES[fmt]}" if folder else FILENAMES[fmt]
+
+
+def archive_count(size: int, max_items: int) -> int:
+    """Full pages counted from the oldest item, the newest ``max_items`` aside."""
+    return (size - 1) // max_items if size else 0
+
+
+def oldest_first_slice(size: int, number: int | None, max_items: int) -> slice:
+    """Which positions (oldest first) page ``number`` holds; None is the current page."""
+    if number is None:
+        return slice(max(0, size - max_items), size)
+    return slice((number - 1) * max_items, number * max_items)
+
+
+def pages_holding(index: int, size: int, max_items: int) -> list[int | None]:
+    """The pages that show the item at ``index`` (oldest first): an archive, the current, or both."""
+    found: list[int | None] = []
+    if index < archive_count(size, max_items) * max_items:
+        found.append(index // max_items + 1)
+    if index >= size - max_items:
+        found.append(None)
+    return found

@@ -43,37 +43,45 @@ def write_atomic(path: Path, data: bytes) -> bool:
 
 
 class OutputWriter:
-    """Collects what one build writes, then removes what the previous build left behind."""
+    """Writes and removes files below ``root``, remembering in a manifest what it wrote, so that
+    it only ever deletes its own files. Long-lived in a worker; ``begin`` starts a new report."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.report = WriteReport()
-        self._paths: set[str] = set()
+        self._manifest = _read_manifest(root / MANIFEST)
+        self._saved = set(self._manifest)
+
+    def begin(self) -> None:
+        self.report = WriteReport()
 
     def write(self, relative: str, data: bytes) -> None:
-        self._paths.add(relative)
+        self._manifest.add(relative)
         if write_atomic(self.root / relative, data):
             self.report.written.append(relative)
         else:
             self.report.unchanged += 1
 
-    def keep(self, relative: str) -> bool:
-        """Count ``relative`` as written unchanged without rendering it; False if it is gone."""
-        if not (self.root / relative).is_file():
-            return False
-        self._paths.add(relative)
-        self.report.unchanged += 1
-        return True
+    def remove(self, relative: str) -> None:
+        if relative not in self._manifest:
+            return
+        self._manifest.discard(relative)
+        target = self.root / relative
+        target.unlink(missing_ok=True)
+        self.report.removed.append(relative)
+        _remove_empty_parents(target.parent, self.root)
+
+    def prune(self, keep: set[str]) -> None:
+        """Remove every file a previous run wrote that is not in ``keep``."""
+        for relative in sorted(self._manifest - keep):
+            self.remove(relative)
 
     def finish(self) -> WriteReport:
-        """Remove what the previous build wrote and this one did not; record the manifest."""
-        manifest = self.root / MANIFEST
-        for relative in sorted(_read_manifest(manifest) - self._paths):
-            target = self.root / relative
-            target.unlink(missing_ok=True)
-            self.report.removed.append(relative)
-            _remove_empty_parents(target.parent, self.root)
-        write_atomic(manifest, "".join(f"{p}\n" for p in sorted(self._paths)).encode())
+        if self._manifest != self._saved:
+            write_atomic(
+                self.root / MANIFEST, "".join(f"{p}\n" for p in sorted(self._manifest)).encode()
+            )
+            self._saved = set(self._manifest)
         return self.report
 
 

@@ -8,6 +8,7 @@ serialised by a lock, so a watch event during a periodic scan waits instead of r
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -34,16 +35,21 @@ def system_clock() -> datetime:
 
 
 class _Changes(FileSystemEventHandler):
-    def __init__(self, notify: Callable[[], None]) -> None:
+    """Passes on the paths that changed; ``None`` when a folder came, went or moved, which only
+    a full walk can follow. A folder's own "modified" events say nothing new and are dropped."""
+
+    def __init__(self, notify: Callable[[list[str] | None], None]) -> None:
         self.notify = notify
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        path = str(event.dest_path or event.src_path)
         if event.event_type in {"opened", "closed_no_write"}:
             return
-        if any(part.startswith(".") for part in path.split("/")[-1:]):
+        if event.is_directory:
+            if event.event_type != "modified":
+                self.notify(None)
             return
-        self.notify()
+        paths = [event.src_path, event.dest_path] if event.dest_path else [event.src_path]
+        self.notify([os.fsdecode(p) for p in paths])
 
 
 class Worker:
@@ -63,6 +69,8 @@ class Worker:
             Deliverer(config, engine, sole_deliverer=sole) if role in ("all", "deliverer") else None
         )
         self._scan_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: set[str] | None = set()
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._observer: Observer | None = None
 
@@ -123,10 +131,11 @@ class Worker:
             self.deliverer.stop()
         self.engine.dispose()
 
-    def scan(self) -> ScanResult | None:
+    def scan(self, paths: set[str] | None = None) -> ScanResult | None:
+        """A scan of the whole folder, or of ``paths`` only (as the watcher reported them)."""
         with self._scan_lock:
             try:
-                result = self.scanner.scan(self.clock())
+                result = self.scanner.scan(self.clock(), paths=paths)
             except Exception:
                 log.exception("scan failed; the next one will try again")
                 return None
@@ -146,15 +155,26 @@ class Worker:
         self._schedule_next(result.catalog.next_scheduled)
         return result
 
-    def _changed(self) -> None:
+    def _changed(self, paths: list[str] | None) -> None:
+        with self._pending_lock:
+            if paths is None or self._pending is None:
+                self._pending = None
+            else:
+                self._pending.update(paths)
         if self._scheduler.running:
             self._scheduler.add_job(
-                self.scan,
+                self._watched_scan,
                 "date",
                 run_date=datetime.now(UTC) + DEBOUNCE,
                 id="watch-scan",
                 replace_existing=True,
             )
+
+    def _watched_scan(self) -> None:
+        with self._pending_lock:
+            paths, self._pending = self._pending, set()
+        if paths is None or paths:
+            self.scan(paths)
 
     def _schedule_next(self, when: datetime | None) -> None:
         """Publish the next scheduled item at its time, with no file change needed."""
