@@ -124,7 +124,12 @@ class Scanner:
         self.site = SiteContext.from_config(config)
         self.renderer = SiteRenderer(config, Path(config.output.dir), keep_cache=keep_cache)
         self.catalog = LiveCatalog()
-        self.roots = [(str(d.resolve()), d.resolve().name) for d in content_dirs(config)]
+        # As given and as resolved: the watcher reports paths under the folder as given.
+        self.roots = [
+            (root, folder.resolve().name)
+            for folder in content_dirs(config)
+            for root in dict.fromkeys((os.path.abspath(folder), str(folder.resolve())))
+        ]
         self._documents: dict[str, DocumentRecord] | None = None
         self._prior: dict[str, ItemRecord] = {}
         self._versions: dict[str, str] = {}
@@ -270,7 +275,7 @@ class Scanner:
             if S_ISDIR(stat.st_mode):
                 return None
             if S_ISREG(stat.st_mode):
-                sources.append(Source(Path(path), key, collection, stat.st_size, stat.st_mtime_ns))
+                sources.append(Source(path, key, collection, stat.st_size, stat.st_mtime_ns))
         return sources, gone
 
     def _locate(self, path: str) -> tuple[str, str] | None:

@@ -16,11 +16,17 @@ class Source:
     store, and its string order decides which of two documents with one ID is kept.
     """
 
-    path: Path
+    location: str
     key: str
     collection: str
     size: int
     mtime_ns: int
+
+    @property
+    def path(self) -> Path:
+        """A ``Path`` is built only for the files actually read: building one for every file
+        of a large folder on every walk was most of a rescan's time."""
+        return Path(self.location)
 
 
 def scan(dirs: Sequence[Path]) -> list[Source]:
@@ -38,7 +44,8 @@ def scan(dirs: Sequence[Path]) -> list[Source]:
 
 def _walk(root: Path) -> Iterator[Source]:
     collection = root.resolve().name
-    stack = [root]
+    top = os.fspath(root)
+    stack = [top]
     while stack:
         folder = stack.pop()
         with os.scandir(folder) as entries:
@@ -46,12 +53,12 @@ def _walk(root: Path) -> Iterator[Source]:
                 if entry.name.startswith("."):
                     continue
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
+                    stack.append(entry.path)
                 elif entry.is_file():
                     stat = entry.stat()
-                    relative = Path(entry.path).relative_to(root).as_posix()
+                    relative = entry.path[len(top) :].lstrip(os.sep).replace(os.sep, "/")
                     yield Source(
-                        path=Path(entry.path),
+                        location=entry.path,
                         key=f"{collection}/{relative}",
                         collection=collection,
                         size=stat.st_size,
