@@ -9,6 +9,7 @@ template syntax, rendered by cmark-gfm (C; about ten times markdown-it-py on the
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 import cmarkgfm
@@ -25,6 +26,8 @@ _TEMPLATE = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{::?[^}\n]*\}|\{:/[^}\n]*\}|\{:[
 _XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SAFE_SCHEMES = {"http", "https", "mailto", "tel", "ftp"}
 _URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
+# Only characters a URL may hold as is, and no "%" (which requote_uri may need to fix).
+_ALREADY_QUOTED = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]*\Z")
 # Raw HTML is kept by cmark and made safe by the sanitiser, not dropped.
 _OPTIONS = Options.CMARK_OPT_UNSAFE
 
@@ -39,13 +42,30 @@ def strip_templates(source: str) -> str:
 
 
 def absolute_url(url: str, base: str) -> str | None:
-    """``url`` resolved against ``base`` and percent-quoted; None when its scheme is unsafe."""
+    """``url`` resolved against ``base`` and percent-quoted; None when its scheme is unsafe.
+
+    Called for every link of every document, so the two common cases (already absolute, and
+    site-absolute ``/path``) skip ``urljoin`` and the re-quoting when there is nothing to do.
+    """
     url = url.strip()
     if not url:
         return None
-    resolved = requote_uri(urljoin(base, url))
-    scheme = urlsplit(resolved).scheme.lower()
+    if url.startswith(("https://", "http://")):
+        resolved = url
+    elif url.startswith("/") and not url.startswith("//") and "/." not in url:
+        resolved = _origin(base) + url
+    else:
+        resolved = urljoin(base, url)
+    if not _ALREADY_QUOTED.match(resolved):
+        resolved = requote_uri(resolved)
+    scheme = resolved[: resolved.find(":")].lower() if ":" in resolved else ""
     return resolved if scheme in _SAFE_SCHEMES else None
+
+
+@lru_cache(maxsize=1024)
+def _origin(base: str) -> str:
+    parts = urlsplit(base)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def render_markdown(source: str, *, base_url: str) -> str:

