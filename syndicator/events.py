@@ -68,6 +68,7 @@ def transitions(
     catalog: LiveCatalog,
     versions: Mapping[str, str],
     payload_of: Callable[[Entry], str],
+    old_payloads: Mapping[str, str],
     *,
     announce: bool,
 ) -> Iterator[ItemRecord | Event]:
@@ -75,8 +76,9 @@ def transitions(
 
     A generator, so that a first scan of a large folder never holds every record at once.
     ``payload_of`` renders an entry's webhook ``data``; it is called only for records that
-    changed. ``announce`` is False for the baseline scan: states are recorded, nothing is
-    announced.
+    changed. ``old_payloads`` holds the stored payload of every item among ``keys`` that is not
+    visible now (what an ``item.unpublished`` event carries). ``announce`` is False for the
+    baseline scan: states are recorded, nothing is announced.
     """
     for key in keys:
         old = prior.get(key)
@@ -86,9 +88,10 @@ def transitions(
         if item is None:
             if old is None or old.state == "removed":
                 continue
+            last = old_payloads.get(key, "{}")
             if was_published and announce:
-                yield Event("item.unpublished", key, old.item_id, old.data)
-            yield replace(old, state="removed")
+                yield Event("item.unpublished", key, old.item_id, last)
+            yield replace(old, state="removed", data=last)
             continue
         entry = catalog.entries.get(key)
         published = entry.published if entry else item.date
@@ -100,12 +103,12 @@ def transitions(
             and (old.item_id, old.state, old.published_at, old.updated_at, old.version) == now_known
         ):
             continue
-        payload = payload_of(entry) if entry else (old.data if old else "{}")
+        payload = payload_of(entry) if entry else old_payloads.get(key, "{}")
         if announce:
             if state == "published" and not was_published:
                 yield Event("item.published", key, item.id, payload)
             elif state == "published" and old is not None and old.version != version:
                 yield Event("item.updated", key, item.id, payload)
             elif was_published and state != "published" and old is not None:
-                yield Event("item.unpublished", key, old.item_id, old.data)
+                yield Event("item.unpublished", key, old.item_id, payload)
         yield ItemRecord(key, item.id, state, published, updated, version, payload)

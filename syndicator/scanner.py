@@ -204,18 +204,22 @@ class Scanner:
             first_seen=_FirstSeen(documents),
             updated_at=_UpdatedTimes(fresh, self._prior),
         )
-        keys = (
+        keys = sorted(
             (self._prior.keys() | self.catalog.states.keys())
             if first
             else (delta.keys | items.keys())
         )
+        hidden = [k for k in keys if k in self._prior and k not in self.catalog.entries]
+        with self.engine.connect() as connection:
+            old_payloads = records.load_payloads(connection, hidden)
         announce = self._baseline_done or self.config.push.announce_existing
         changes = transitions(
-            sorted(keys),
+            keys,
             self._prior,
             self.catalog,
             self._versions,
             self._payload,
+            old_payloads,
             announce=announce,
         )
         events: list[Event] = []
@@ -226,7 +230,7 @@ class Scanner:
                 if isinstance(change, Event):
                     events.append(change)
                 else:
-                    saved.append(change)
+                    saved.append(replace(change, data=""))
                     yield change
 
         with self.engine.begin() as connection:

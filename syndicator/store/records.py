@@ -92,13 +92,23 @@ def load_documents(connection: Connection) -> dict[str, DocumentRecord]:
 
 
 def load_items(connection: Connection) -> dict[str, ItemRecord]:
-    rows = connection.execute(select(items)).all()
+    """Every item's record without its JSON payload (``data`` is ""), which a large site could
+    not keep in memory; ``load_payloads`` fetches the few a scan needs."""
+    columns = [c for c in items.c if c.name != "data"]
     return {
         row.key: ItemRecord(
-            row.key, row.item_id, row.state, row.published_at, row.updated_at, row.version, row.data
+            row.key, row.item_id, row.state, row.published_at, row.updated_at, row.version, ""
         )
-        for row in rows
+        for row in connection.execute(select(*columns))
     }
+
+
+def load_payloads(connection: Connection, keys: Iterable[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for chunk in batched(keys, CHUNK):
+        query = select(items.c.key, items.c.data).where(items.c.key.in_(chunk))
+        found.update((row.key, row.data) for row in connection.execute(query))
+    return found
 
 
 def _replace_rows(connection: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:

@@ -62,6 +62,13 @@ def test_scripted_sequence_gives_exactly_the_expected_log(content, tmp_path, sto
         ("item.unpublished", key),
     ]
     assert _site_ids(tmp_path) == []
+    with scanner.engine.connect() as connection:
+        unpublished = [e for e in list_events(connection) if e.type == "item.unpublished"]
+    # What a consumer needs to withdraw the item: the last version it was sent.
+    assert [json.loads(e.data)["content_html"] for e in unpublished] == [
+        "<p>Edited a second time.</p>",
+        "<p>Back again.</p>",
+    ]
 
 
 def test_an_edit_keeps_the_id_and_moves_the_updated_date(content, tmp_path, store_url):
