@@ -234,7 +234,7 @@ def main() -> int:
     if not SYNDICATOR.exists():
         parser.error(f"{SYNDICATOR} not found: run with the project's virtualenv python")
     with tempfile.TemporaryDirectory(prefix="syndicator-bench-") as temporary:
-        base = args.workdir or Path(temporary)
+        base = (args.workdir or Path(temporary)).resolve()
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"{os.cpu_count()} CPUs, load average {load} (other work skews wall time)")
         print(
