@@ -4,24 +4,27 @@ One loop thread talks to the store (claims and settlements in batches, so the da
 the bottleneck); a pool of ``push.max_concurrency`` threads does the HTTP, each with its own
 keep-alive session. A per-endpoint cap keeps one slow or dead endpoint from holding every
 thread, so the others are never delayed by it.
+
+Webhooks and WebSub content distribution go through the same loop; they differ only in what is
+sent (``_request``). A WebSub body is read from the output folder when sent, so a deliverer
+that serves WebSub subscribers needs the output folder (as in ``--role all``).
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
 from syndicator.config import Config
-from syndicator.push import outbox
+from syndicator.push import outbox, websub
 from syndicator.push.outbox import Claimed
+from syndicator.push.polling import PollingWorker
 from syndicator.push.sender import Attempt, Sender
 from syndicator.push.signing import webhook_headers
 
@@ -34,7 +37,7 @@ def _clock() -> datetime:
     return datetime.now(UTC)
 
 
-class Deliverer:
+class Deliverer(PollingWorker):
     def __init__(
         self,
         config: Config,
@@ -53,12 +56,9 @@ class Deliverer:
         # Long enough that a live worker always settles before anyone else may take over.
         self.lease = timedelta(seconds=self.timeout * 2 + 30)
         self.sole_deliverer = sole_deliverer
-        self._pool = ThreadPoolExecutor(self.slots, thread_name_prefix="deliver")
         self._done: queue.Queue[tuple[Claimed, Attempt, datetime]] = queue.Queue()
         self._busy: Counter[str] = Counter()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("deliverer", workers=self.slots, idle_seconds=IDLE_POLL_SECONDS, log=log)
 
     def start(self) -> None:
         if self.sole_deliverer:
@@ -66,35 +66,18 @@ class Deliverer:
                 released = outbox.release_all(connection)
             if released:
                 log.info("took back %d deliveries left in flight by the previous run", released)
-        self._thread = threading.Thread(target=self._loop, name="deliverer", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        """New deliveries were written (by this process): look now, not at the next poll."""
-        self._wake.set()
+        super().start()
 
     def stop(self) -> None:
         """Stop claiming, let attempts under way finish (bounded by the timeout), settle them."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
-        self._pool.shutdown(wait=True)
+        super().stop()
         self._settle()
         self.sender.close()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                settled = self._settle()
-                claimed = self._claim()
-            except Exception:
-                log.exception("delivery round failed; retrying shortly")
-                settled = claimed = 0
-                self._stop.wait(IDLE_POLL_SECONDS)
-            if not settled and not claimed:
-                self._wake.wait(IDLE_POLL_SECONDS)
+    def _round(self) -> bool:
+        settled = self._settle()
+        claimed = self._claim()
+        return bool(settled or claimed)
 
     def _claim(self) -> int:
         free = self.slots - sum(self._busy.values())
@@ -116,15 +99,22 @@ class Deliverer:
 
     def _deliver(self, claimed: Claimed) -> None:
         try:
-            headers = webhook_headers(
-                claimed.secret, claimed.message_id, int(time.time()), claimed.body
-            )
-            headers["Content-Type"] = "application/json"
-            attempt = self.sender.post(claimed.url, claimed.body, headers, self.timeout)
+            body, headers = self._request(claimed)
+            attempt = self.sender.post(claimed.url, body, headers, self.timeout)
         except Exception as exc:  # never lose a claimed delivery to a bug in one attempt
             attempt = Attempt(None, 0.0, f"{type(exc).__name__}: {exc}")
         self._done.put((claimed, attempt, self.clock()))
-        self._wake.set()
+        self.wake()
+
+    def _request(self, claimed: Claimed) -> tuple[bytes, dict[str, str]]:
+        """Body and headers of one attempt, signed now (a webhook's timestamp is the attempt's)."""
+        if claimed.topic is not None:
+            return websub.distribution(self.config, claimed.topic, claimed.secret)
+        headers = webhook_headers(
+            claimed.secret, claimed.message_id, int(time.time()), claimed.body
+        )
+        headers["Content-Type"] = "application/json"
+        return claimed.body, headers
 
     def _settle(self) -> int:
         results: list[tuple[Claimed, Attempt, datetime]] = []
@@ -135,8 +125,17 @@ class Deliverer:
                 break
         if not results:
             return 0
-        with self.engine.begin() as connection:
-            reports = outbox.settle(connection, results, schedule=self.config.push.retry_schedule)
+        try:
+            with self.engine.begin() as connection:
+                reports = outbox.settle(
+                    connection, results, schedule=self.config.push.retry_schedule
+                )
+        except Exception:
+            # Kept for the next round: dropped, these sent requests would be sent again once
+            # their lease ran out.
+            for result in results:
+                self._done.put(result)
+            raise
         for claimed, attempt, _ in results:
             self._busy[claimed.subscription_id] -= 1
             if attempt.error:

@@ -4,6 +4,10 @@ Fan-out runs inside the scan's transaction, so an announced event always has its
 (transactional outbox). Deliverers claim due rows with ``FOR UPDATE SKIP LOCKED`` (ignored by
 SQLite, where one process delivers) and a lease: a worker that dies leaves rows whose lease
 expires and another worker takes them over, with the same ``webhook-id``.
+
+Two kinds of endpoint share this one path (claim, lease, retries, attempt log, replay): webhook
+subscriptions, sent an event, and WebSub subscribers (``syndicator.push.websub``), sent the
+current document of the feed they follow. A row names exactly one of the two.
 """
 
 from __future__ import annotations
@@ -15,20 +19,40 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from syndicator.events import Event
 from syndicator.push import subscriptions as subs
 from syndicator.push.retry import next_attempt_at, should_disable
 from syndicator.push.sender import Attempt, Outcome
-from syndicator.store.schema import deliveries, delivery_attempts, events, subscriptions
+from syndicator.store.schema import (
+    deliveries,
+    delivery_attempts,
+    events,
+    subscriptions,
+    websub_subscriptions,
+)
 
 STATUSES = ("pending", "delivering", "delivered", "failed", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
+class Topic:
+    """The feed a WebSub delivery sends: its file in the output folder, read when sent so that
+    every attempt carries the newest version, and the topic URL its subscriber knows it by."""
+
+    path: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
 class Claimed:
-    """A delivery taken for one attempt, with everything needed to send it."""
+    """A delivery taken for one attempt, with everything needed to send it.
+
+    ``subscription_id`` names the endpoint: a webhook subscription, whose ``body`` is the event,
+    or, when ``topic`` is set, a WebSub subscription, whose ``secret`` is empty when it gave no
+    ``hub.secret``.
+    """
 
     id: int
     message_id: str
@@ -37,11 +61,25 @@ class Claimed:
     url: str
     secret: str
     body: bytes
+    topic: Topic | None = None
 
 
 def message_id(event_id: int, subscription_id: str) -> str:
     """One id per event and endpoint, the same on every retry and replay (idempotency key)."""
     return f"msg_{event_id}_{subscription_id}"
+
+
+def pending(message: str, now: datetime, **endpoint: object) -> dict[str, Any]:
+    """A new delivery row, due at once; ``endpoint`` holds ``event_id`` and ``subscription_id``
+    for a webhook, ``websub_subscription_id`` for a WebSub distribution."""
+    return {
+        "message_id": message,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        **endpoint,
+    }
 
 
 def fan_out(connection: Connection, new: Sequence[tuple[int, Event]], now: datetime) -> int:
@@ -53,19 +91,16 @@ def fan_out(connection: Connection, new: Sequence[tuple[int, Event]], now: datet
     for event_id, event in new:
         extension = json.loads(event.data).get("_syndicator", {})
         categories, tags = extension.get("categories", []), extension.get("tags", [])
-        for subscription in chosen:
-            if subscription.wants(event.type, categories, tags):
-                rows.append(
-                    {
-                        "event_id": event_id,
-                        "subscription_id": subscription.id,
-                        "message_id": message_id(event_id, subscription.id),
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }
-                )
+        rows.extend(
+            pending(
+                message_id(event_id, subscription.id),
+                now,
+                event_id=event_id,
+                subscription_id=subscription.id,
+            )
+            for subscription in chosen
+            if subscription.wants(event.type, categories, tags)
+        )
     if rows:
         connection.execute(insert(deliveries), rows)
     return len(rows)
@@ -108,9 +143,14 @@ def claim(
             events.c.type,
             events.c.occurred_at,
             events.c.data,
+            deliveries.c.websub_subscription_id,
+            websub_subscriptions.c.callback,
+            websub_subscriptions.c.secret.label("websub_secret"),
+            websub_subscriptions.c.path,
+            websub_subscriptions.c.topic,
+            websub_subscriptions.c.expires_at,
         )
-        .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
-        .join(events, events.c.id == deliveries.c.event_id)
+        .select_from(_endpoints())
         .where(due)
         .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
         .limit(limit * 4)
@@ -120,23 +160,15 @@ def claim(
     taken: list[Claimed] = []
     cancelled: list[int] = []
     for row in connection.execute(query):
-        if not row.enabled:
+        claimed = _claimed(row, now)
+        if claimed is None:
             cancelled.append(row.id)
             continue
-        if len(taken) >= limit or counts.get(row.subscription_id, 0) >= per_endpoint:
+        endpoint = claimed.subscription_id
+        if len(taken) >= limit or counts.get(endpoint, 0) >= per_endpoint:
             continue
-        counts[row.subscription_id] = counts.get(row.subscription_id, 0) + 1
-        taken.append(
-            Claimed(
-                row.id,
-                row.message_id,
-                row.attempts,
-                row.subscription_id,
-                row.url,
-                row.secret,
-                body_of(row.type, row.occurred_at, row.data),
-            )
-        )
+        counts[endpoint] = counts.get(endpoint, 0) + 1
+        taken.append(claimed)
     if taken:
         connection.execute(
             update(deliveries)
@@ -150,16 +182,64 @@ def claim(
     return taken
 
 
+def _endpoints() -> Any:
+    """Deliveries with whichever endpoint each names (and a webhook's event)."""
+    return (
+        deliveries.outerjoin(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+        .outerjoin(events, events.c.id == deliveries.c.event_id)
+        .outerjoin(
+            websub_subscriptions,
+            websub_subscriptions.c.id == deliveries.c.websub_subscription_id,
+        )
+    )
+
+
+def _claimed(row: Any, now: datetime) -> Claimed | None:
+    """The delivery as it will be sent, or None if its endpoint takes no more deliveries (a
+    disabled webhook subscription, an expired WebSub lease)."""
+    if row.websub_subscription_id is not None:
+        if row.expires_at <= now:
+            return None
+        return Claimed(
+            row.id,
+            row.message_id,
+            row.attempts,
+            row.websub_subscription_id,
+            row.callback,
+            row.websub_secret,
+            b"",
+            Topic(row.path, row.topic),
+        )
+    if not row.enabled:
+        return None
+    return Claimed(
+        row.id,
+        row.message_id,
+        row.attempts,
+        row.subscription_id,
+        row.url,
+        row.secret,
+        body_of(row.type, row.occurred_at, row.data),
+    )
+
+
 def settle(
     connection: Connection,
     results: Sequence[tuple[Claimed, Attempt, datetime]],
     *,
     schedule: Sequence[float],
 ) -> list[str]:
-    """Record each attempt and move its delivery on; returns reports of disabled endpoints."""
+    """Record each attempt and move its delivery on; returns reports of disabled endpoints.
+
+    Several deliverers settle at once on PostgreSQL, and each batch touches subscription rows:
+    they are visited in id order, and a healthy endpoint's row is not written at all, so two
+    batches never wait on each other's rows in opposite orders (a deadlock would undo a batch
+    whose requests were sent, and they would be sent again once their lease ran out).
+    """
     reports: list[str] = []
     if not results:
         return reports
+    results = sorted(results, key=lambda result: (result[0].subscription_id, result[0].id))
     connection.execute(
         insert(delivery_attempts),
         [
@@ -181,18 +261,21 @@ def settle(
             "lease_until": None,
         }
         outcome = attempt.outcome
+        webhook = claimed.topic is None
         if outcome is Outcome.DELIVERED:
             values |= {"status": "delivered", "delivered_at": at}
-            connection.execute(
-                update(subscriptions)
-                .where(subscriptions.c.id == claimed.subscription_id)
-                .values(failing_since=None)
-            )
+            if webhook:
+                connection.execute(
+                    update(subscriptions)
+                    .where(
+                        subscriptions.c.id == claimed.subscription_id,
+                        subscriptions.c.failing_since.is_not(None),
+                    )
+                    .values(failing_since=None)
+                )
         elif outcome is Outcome.GONE:
             values["status"] = "failed"
-            reason = f"410 Gone from {claimed.url} at {at.isoformat()}"
-            subs.disable(connection, claimed.subscription_id, reason)
-            reports.append(f"subscription {claimed.subscription_id} disabled: {reason}")
+            reports.append(_gone(connection, claimed, at))
         else:
             retry = next_attempt_at(
                 claimed.attempts + 1, at, schedule=tuple(schedule), retry_after=attempt.retry_after
@@ -202,13 +285,29 @@ def settle(
                 if retry is None
                 else {"status": "pending", "next_attempt_at": retry}
             )
-            reports.extend(_note_failure(connection, claimed, at))
+            if webhook:
+                reports.extend(_note_failure(connection, claimed, at))
         connection.execute(
             update(deliveries)
             .where(deliveries.c.id == claimed.id, deliveries.c.status == "delivering")
             .values(**values)
         )
     return reports
+
+
+def _gone(connection: Connection, claimed: Claimed, at: datetime) -> str:
+    """410 Gone ends the endpoint at once: a webhook subscription is disabled, a WebSub
+    subscription's lease ends (it is removed with the other expired ones)."""
+    reason = f"410 Gone from {claimed.url} at {at.isoformat()}"
+    if claimed.topic is None:
+        subs.disable(connection, claimed.subscription_id, reason)
+        return f"subscription {claimed.subscription_id} disabled: {reason}"
+    connection.execute(
+        update(websub_subscriptions)
+        .where(websub_subscriptions.c.id == claimed.subscription_id)
+        .values(expires_at=at)
+    )
+    return f"WebSub subscription {claimed.subscription_id} ended: {reason}"
 
 
 def _note_failure(connection: Connection, claimed: Claimed, at: datetime) -> list[str]:
@@ -240,17 +339,29 @@ def release_all(connection: Connection) -> int:
 
 
 def list_deliveries(
-    connection: Connection, *, status: str | None = None, limit: int = 1000
+    connection: Connection,
+    *,
+    status: str | None = None,
+    limit: int = 1000,
+    delivery_id: int | None = None,
 ) -> list[dict[str, Any]]:
+    """Newest first, each with its attempt log; ``kind`` tells webhooks from WebSub (whose
+    ``event_id`` and ``event_type`` are None and ``topic`` is the feed's URL)."""
     query = (
-        select(deliveries, events.c.type.label("event_type"), subscriptions.c.url)
-        .join(events, events.c.id == deliveries.c.event_id)
-        .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+        select(
+            deliveries,
+            events.c.type.label("event_type"),
+            func.coalesce(subscriptions.c.url, websub_subscriptions.c.callback).label("url"),
+            websub_subscriptions.c.topic,
+        )
+        .select_from(_endpoints())
         .order_by(deliveries.c.id.desc())
         .limit(limit)
     )
     if status:
         query = query.where(deliveries.c.status == status)
+    if delivery_id is not None:
+        query = query.where(deliveries.c.id == delivery_id)
     rows = connection.execute(query).all()
     attempts: dict[int, list[dict[str, Any]]] = {}
     ids = [row.id for row in rows]
@@ -272,10 +383,12 @@ def list_deliveries(
     return [
         {
             "id": row.id,
+            "kind": "webhook" if row.websub_subscription_id is None else "websub",
             "event_id": row.event_id,
             "event_type": row.event_type,
-            "subscription_id": row.subscription_id,
+            "subscription_id": row.subscription_id or row.websub_subscription_id,
             "url": row.url,
+            "topic": row.topic,
             "webhook_id": row.message_id,
             "status": row.status,
             "attempts": row.attempts,
@@ -290,15 +403,25 @@ def list_deliveries(
 
 
 def replay(connection: Connection, delivery_id: int, now: datetime) -> str | None:
-    """Queue a delivery again (same ``webhook-id``); None if done, else why it cannot be."""
+    """Queue a delivery again (same ``webhook-id``; a WebSub one sends the feed as it is now);
+    None if done, else why it cannot be."""
     row = connection.execute(
-        select(deliveries.c.status, subscriptions.c.enabled, subscriptions.c.disabled_reason)
-        .join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+        select(
+            deliveries.c.status,
+            deliveries.c.websub_subscription_id,
+            subscriptions.c.enabled,
+            subscriptions.c.disabled_reason,
+            websub_subscriptions.c.expires_at,
+        )
+        .select_from(_endpoints())
         .where(deliveries.c.id == delivery_id)
     ).first()
     if row is None:
         return f"no delivery {delivery_id}"
-    if not row.enabled:
+    if row.websub_subscription_id is not None:
+        if row.expires_at <= now:
+            return "its WebSub subscription has expired"
+    elif not row.enabled:
         return f"its subscription is disabled ({row.disabled_reason})"
     if row.status in ("pending", "delivering"):
         return f"delivery {delivery_id} is already {row.status}"

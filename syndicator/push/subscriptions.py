@@ -103,21 +103,34 @@ def _slugs(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(s for s in (slugify(n) for n in names) if s))
 
 
+def _values(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "id": subscription.id,
+        "url": subscription.url,
+        "secret": subscription.secret,
+        "categories": json.dumps(subscription.categories),
+        "tags": json.dumps(subscription.tags),
+        "event_types": json.dumps(subscription.event_types),
+        "description": subscription.description,
+        "enabled": subscription.enabled,
+        "disabled_reason": subscription.disabled_reason,
+        "failing_since": subscription.failing_since,
+        "created_at": subscription.created_at,
+    }
+
+
 def add(connection: Connection, subscription: Subscription) -> None:
-    connection.execute(
-        insert(subscriptions).values(
-            id=subscription.id,
-            url=subscription.url,
-            secret=subscription.secret,
-            categories=json.dumps(subscription.categories),
-            tags=json.dumps(subscription.tags),
-            event_types=json.dumps(subscription.event_types),
-            description=subscription.description,
-            enabled=subscription.enabled,
-            disabled_reason=subscription.disabled_reason,
-            failing_since=subscription.failing_since,
-            created_at=subscription.created_at,
-        )
+    connection.execute(insert(subscriptions).values(**_values(subscription)))
+
+
+def save(connection: Connection, subscription: Subscription) -> bool:
+    """Write back a changed subscription, found by its id; False if there is none."""
+    values = _values(subscription)
+    del values["id"], values["created_at"]
+    return bool(
+        connection.execute(
+            update(subscriptions).where(subscriptions.c.id == subscription.id).values(**values)
+        ).rowcount
     )
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Float,
     ForeignKey,
@@ -109,17 +110,18 @@ subscriptions = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
-# The outbox: one row per (event, subscription), written with the event.
+# The outbox: one row per (event, webhook subscription), written with the event, or per
+# (feed change, WebSub subscription), written after the scan that changed the feed.
 deliveries = Table(
     "deliveries",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=True),
     Column(
         "subscription_id",
         String(40),
         ForeignKey("subscriptions.id", ondelete="CASCADE"),
-        nullable=False,
+        nullable=True,
     ),
     Column("message_id", String(80), nullable=False, unique=True),
     Column("status", String(16), nullable=False),
@@ -130,7 +132,19 @@ deliveries = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("delivered_at", UTCDateTime(), nullable=True),
+    # Set instead of event_id and subscription_id for WebSub content distribution (0003).
+    Column(
+        "websub_subscription_id",
+        String(40),
+        ForeignKey("websub_subscriptions.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_websub_subscription", "websub_subscription_id"),
+    CheckConstraint(
+        "(subscription_id IS NULL) <> (websub_subscription_id IS NULL)",
+        name="ck_deliveries_one_endpoint",
+    ),
 )
 
 delivery_attempts = Table(
@@ -143,4 +157,39 @@ delivery_attempts = Table(
     Column("duration_ms", Float, nullable=False),
     Column("error", Text, nullable=True),
     Index("ix_delivery_attempts_delivery", "delivery_id"),
+)
+
+# WebSub subscribers (W3C WebSub §5.1): one row per (feed, callback), active until expires_at.
+websub_subscriptions = Table(
+    "websub_subscriptions",
+    metadata,
+    # "ws_" and a digest of (path, callback), so a re-subscription finds and renews its row.
+    Column("id", String(40), primary_key=True),
+    # The feed's file in the output folder, and the topic URL as the subscriber gave it.
+    Column("path", String(1024), nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("callback", Text, nullable=False),
+    # hub.secret, "" when none was given (then distributions are not signed).
+    Column("secret", Text, nullable=False),
+    Column("lease_seconds", Integer, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    # sha256 of the feed as last queued for this subscriber (or as it was at verification).
+    Column("content_sha256", String(64), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("renewed_at", UTCDateTime(), nullable=False),
+    Index("ix_websub_subscriptions_path", "path"),
+)
+
+# Hub requests answered 202 whose intent is still to be verified (W3C WebSub §5.3).
+websub_requests = Table(
+    "websub_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # The websub_subscriptions id the request is about: requests for one id run in order.
+    Column("subscription_id", String(40), nullable=False),
+    # The validated request (mode, topic, path, callback, lease_seconds, secret) as JSON.
+    Column("request", Text, nullable=False),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    # A hub process is verifying it until then; past it, another takes over.
+    Column("lease_until", UTCDateTime(), nullable=True),
 )

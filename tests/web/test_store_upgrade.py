@@ -1,0 +1,57 @@
+"""Upgrading a store from the webhook-only schema (0002) to WebSub (0003) keeps the delivery
+log: on SQLite the outbox table is rebuilt, and the rebuild must not cascade to the attempts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from syndicator.push import outbox
+from syndicator.store.database import create_store_engine, migrate
+from syndicator.store.schema import metadata
+
+
+def test_upgrade_keeps_deliveries_and_their_attempts(store_url):
+    engine = create_store_engine(store_url)
+    alembic = AlembicConfig()
+    alembic.set_main_option("script_location", "syndicator.store:migrations")
+    with engine.begin() as connection:
+        alembic.attributes["connection"] = connection
+        command.upgrade(alembic, "0002")
+    at = {"at": datetime(2025, 1, 1, tzinfo=UTC).replace(tzinfo=None)}
+    with engine.begin() as connection:
+        for statement in (
+            "INSERT INTO events (type, item_key, item_id, occurred_at, data)"
+            " VALUES ('item.published', 'k', 'i', :at, '{}')",
+            "INSERT INTO subscriptions VALUES"
+            " ('sub_1', 'http://127.0.0.1:9/', 'whsec_x', '[]', '[]', '[]', '', true, null, null, :at)",
+            "INSERT INTO deliveries (event_id, subscription_id, message_id, status, attempts,"
+            " next_attempt_at, created_at) VALUES (1, 'sub_1', 'msg_1_sub_1', 'failed', 2, :at, :at)",
+            "INSERT INTO delivery_attempts (delivery_id, attempted_at, status_code, duration_ms,"
+            " error) VALUES (1, :at, 500, 1.5, 'HTTP 500'), (1, :at, 503, 2.5, 'HTTP 503')",
+        ):
+            connection.execute(text(statement), at)
+
+    migrate(engine)
+
+    with engine.connect() as connection:
+        [delivery] = outbox.list_deliveries(connection)
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert version == "0003"
+    assert delivery["kind"] == "webhook" and delivery["webhook_id"] == "msg_1_sub_1"
+    assert [a["status"] for a in delivery["log"]] == [500, 503]
+    engine.dispose()
+
+
+def test_the_migrations_build_the_schema_the_code_declares(store_url):
+    engine = create_store_engine(store_url)
+    migrate(engine)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    engine.dispose()
+    assert differences == []
