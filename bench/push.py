@@ -102,7 +102,7 @@ def latency(root: Path, port: int, arrivals: Path, edits: int) -> list[float]:
     (root / "syndicator.toml").write_text(
         f'[content]\ndirs = ["{root / "_posts"}"]\n[output]\ndir = "{root / "out"}"\n'
         f'[store]\nurl = "sqlite:///{root / "s.db"}"\n[push]\nallow_private_targets = true\n'
-        "[schedule]\nscan_interval_seconds = 3600\n"
+        "[schedule]\nscan_interval_seconds = 3600\n[server]\nport = 0\n"
     )
     engine = open_engine(config.store.url)
     with engine.begin() as connection:

@@ -196,9 +196,16 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
         signal.signal(signum, lambda *_: stop.set())
     role = args.role or config.worker.role
     worker = Worker(config, open_engine(config.store.url), role=role)
-    worker.start()
+    try:
+        worker.start()
+    except OSError as exc:
+        worker.stop()
+        raise UsageError(
+            f"cannot listen on {config.server.host}:{config.server.port}: {exc.strerror or exc}"
+        ) from exc
+    serving = f"; serving {worker.server.url}" if worker.server else ""
     print(
-        f"syndicator: worker running ({role}) on {', '.join(config.content.dirs)}",
+        f"syndicator: worker running ({role}) on {', '.join(config.content.dirs)}{serving}",
         file=sys.stderr,
         flush=True,
     )
@@ -299,8 +306,9 @@ def _cmd_deliveries(args: argparse.Namespace, config: Config) -> int:
         return EXIT_OK
     for d in found:
         last = d["last_error"] or d["last_status"] or ""
+        what = d["event_type"] or f"{d['kind']} {d['topic']}"
         print(
-            f"{d['id']}\t{d['status']}\t{d['event_type']}\t{d['subscription_id']}\t"
+            f"{d['id']}\t{d['status']}\t{what}\t{d['subscription_id']}\t"
             f"attempts={d['attempts']}\t{last}"
         )
     return EXIT_OK

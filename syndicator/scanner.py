@@ -29,7 +29,7 @@ from syndicator.feeds.jsonfeed import json_item
 from syndicator.output.writer import WriteReport
 from syndicator.parallel import map_chunks, shared
 from syndicator.progress import silent
-from syndicator.push import outbox
+from syndicator.push import outbox, websub
 from syndicator.store import records
 from syndicator.store.records import DocumentRecord
 
@@ -45,6 +45,8 @@ class ScanResult:
     documents: int
     parsed: int
     event_ids: list[int] = field(default_factory=list)
+    # WebSub deliveries queued because a feed a hub subscriber follows changed.
+    distributions: int = 0
 
     @property
     def errors(self) -> list[Problem]:
@@ -245,6 +247,12 @@ class Scanner:
         self._prior.update((record.key, record) for record in saved)
 
         report = self.renderer.render(self.catalog, delta, progress)
+        distributions = 0
+        if self.config.hub_url:
+            with self.engine.begin() as connection:
+                distributions = websub.enqueue_distribution(
+                    connection, Path(self.config.output.dir), now
+                )
         problems = [p for rec in documents.values() for p in rec.problems] + self.catalog.problems
         return ScanResult(
             self.catalog,
@@ -254,6 +262,7 @@ class Scanner:
             documents=len(documents),
             parsed=sum(1 for r in reads if r.result is not None),
             event_ids=event_ids,
+            distributions=distributions,
         )
 
     def _sources_at(

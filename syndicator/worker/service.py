@@ -23,6 +23,8 @@ from syndicator.config import Config
 from syndicator.push.deliverer import Deliverer
 from syndicator.scanner import Scanner, ScanResult
 from syndicator.store.database import ScannerLock, StoreError
+from syndicator.web.app import create_app
+from syndicator.web.server import Server
 
 log = logging.getLogger("syndicator.worker")
 Clock = Callable[[], datetime]
@@ -68,6 +70,17 @@ class Worker:
         self.deliverer = (
             Deliverer(config, engine, sole_deliverer=sole) if role in ("all", "deliverer") else None
         )
+        self.server = (
+            Server(
+                create_app(
+                    config, engine, on_change=self.deliverer.wake if self.deliverer else None
+                ),
+                host=config.server.host,
+                port=config.server.port,
+            )
+            if role in ("all", "web")
+            else None
+        )
         self._scan_lock = threading.Lock()
         self._pending_lock = threading.Lock()
         self._pending: set[str] | None = set()
@@ -85,6 +98,8 @@ class Worker:
             )
         if self.deliverer is not None:
             self.deliverer.start()
+        if self.server is not None:
+            self.server.start()
         self._scheduler.start()
         if holds_lock:
             self._start_scanning()
@@ -120,6 +135,8 @@ class Worker:
 
     def stop(self) -> None:
         """Finish the scan under way, then let go of everything."""
+        if self.server is not None:
+            self.server.stop()
         if self._observer is not None:
             self._observer.stop()
             self._observer.join()
@@ -139,7 +156,7 @@ class Worker:
             except Exception:
                 log.exception("scan failed; the next one will try again")
                 return None
-        if result.events and self.deliverer is not None:
+        if (result.events or result.distributions) and self.deliverer is not None:
             self.deliverer.wake()
         if result.parsed:
             for problem in result.problems:
@@ -168,12 +185,19 @@ class Worker:
                 run_date=datetime.now(UTC) + DEBOUNCE,
                 id="watch-scan",
                 replace_existing=True,
+                # A round that starts while one runs waits for the scan lock, then finds what
+                # is left (or nothing); APScheduler would otherwise skip it.
+                max_instances=3,
             )
 
     def _watched_scan(self) -> None:
-        with self._pending_lock:
-            paths, self._pending = self._pending, set()
-        if paths is None or paths:
+        """Scan what the watcher reported, until nothing is left: events that came in during a
+        scan are taken by the next round here, never left waiting for the periodic scan."""
+        while True:
+            with self._pending_lock:
+                paths, self._pending = self._pending, set()
+            if paths is not None and not paths:
+                return
             self.scan(paths)
 
     def _schedule_next(self, when: datetime | None) -> None:

@@ -94,6 +94,8 @@ dir = "{tmp_path / "out"}"
 url = "{store_url}"
 [schedule]
 scan_interval_seconds = 3600
+[server]
+port = 0
 [push]
 allow_private_targets = true
 max_concurrency = 8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
+import httpx
 import pytest
 
 from .conftest import document
@@ -52,6 +54,8 @@ url = "sqlite:///{tmp_path / "var" / "s.db"}"
 [schedule]
 scan_interval_seconds = 3600
 watch = true
+[server]
+port = 0
 """
     )
     return tmp_path
@@ -102,6 +106,22 @@ def test_watch_edit_delete_draft_and_schedule(site, worker):
     _wait_for(lambda: "Soon" in _titles(out / "atom.xml"), timeout=3 + WITHIN)
 
     assert _stop(worker) == 0
+
+
+def test_run_serves_the_feeds_and_health(site, worker):
+    """One ``syndicator run`` process also serves the output folder and /healthz (role all)."""
+    url = re.search(r"serving (http://\S+)", (site / "worker.log").read_text()).group(1)
+    (site / "_posts" / "a.md").write_text(document("Served"))
+    _wait_for(lambda: _titles(site / "out" / "rss.xml") == ["Served"])
+    feed = httpx.get(f"{url}/rss.xml")
+    assert feed.status_code == 200
+    assert feed.headers["content-type"].startswith("application/rss+xml")
+    assert [e.title for e in feedparser.parse(feed.content).entries] == ["Served"]
+    assert (
+        httpx.get(f"{url}/rss.xml", headers={"If-None-Match": feed.headers["etag"]}).status_code
+        == 304
+    )
+    assert httpx.get(f"{url}/healthz").status_code == 200
 
 
 def test_restart_announces_nothing_new(site, worker, start_worker):
