@@ -182,9 +182,15 @@ class SiteRenderer:
         }
         cache.update(render_fragments(list(needed.values()), fmt, self.site, progress))
         renderer = RENDERERS[fmt]
-        for page in pages_to_write:
-            body = [cache[e.item.key] for e in page.entries]
-            self.writer.write(page.path(fmt), renderer.render_document(page, body, self.site))
+        self.writer.write_all(
+            (
+                page.path(fmt),
+                renderer.render_document(
+                    page, [cache[e.item.key] for e in page.entries], self.site
+                ),
+            )
+            for page in pages_to_write
+        )
         if not self.keep_cache:
             cache.clear()
 

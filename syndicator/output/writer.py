@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MANIFEST = ".syndicator-manifest"
+WRITERS = 4
+IN_FLIGHT = 64
 
 
 @dataclass
@@ -58,6 +63,26 @@ class OutputWriter:
     def write(self, relative: str, data: bytes) -> None:
         self._manifest.add(relative)
         if write_atomic(self.root / relative, data):
+            self.report.written.append(relative)
+        else:
+            self.report.unchanged += 1
+
+    def write_all(self, files: Iterable[tuple[str, bytes]]) -> None:
+        """Write many files, the disk work on a few threads while the caller renders the next:
+        file creation and renames wait on the file system, not on the interpreter. At most
+        ``IN_FLIGHT`` rendered files wait in memory."""
+        with ThreadPoolExecutor(WRITERS, thread_name_prefix="write") as pool:
+            pending: deque[tuple[str, Future[bool]]] = deque()
+            for relative, data in files:
+                self._manifest.add(relative)
+                pending.append((relative, pool.submit(write_atomic, self.root / relative, data)))
+                if len(pending) >= IN_FLIGHT:
+                    self._count(*pending.popleft())
+            while pending:
+                self._count(*pending.popleft())
+
+    def _count(self, relative: str, written: Future[bool]) -> None:
+        if written.result():
             self.report.written.append(relative)
         else:
             self.report.unchanged += 1

@@ -49,9 +49,15 @@ def _differences(left: Path, right: Path) -> list[str]:
     found: list[str] = []
 
     def walk(compare: filecmp.dircmp[str], prefix: str) -> None:
-        found.extend(f"only in incremental: {prefix}{n}" for n in compare.left_only if not n.startswith("."))
-        found.extend(f"only in full: {prefix}{n}" for n in compare.right_only if not n.startswith("."))
-        _, mismatch, errors = filecmp.cmpfiles(left / prefix, right / prefix, compare.common_files, shallow=False)
+        found.extend(
+            f"only in incremental: {prefix}{n}" for n in compare.left_only if not n.startswith(".")
+        )
+        found.extend(
+            f"only in full: {prefix}{n}" for n in compare.right_only if not n.startswith(".")
+        )
+        _, mismatch, errors = filecmp.cmpfiles(
+            left / prefix, right / prefix, compare.common_files, shallow=False
+        )
         found.extend(f"differs: {prefix}{n}" for n in mismatch + errors if not n.startswith("."))
         for name, sub in compare.subdirs.items():
             walk(sub, f"{prefix}{name}/")
