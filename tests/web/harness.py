@@ -103,13 +103,10 @@ class Site:
 
     def scan(self) -> int:
         """One scan and its WebSub distribution; the number of distributions queued."""
-        now = datetime.now(UTC)
-        result = self.scanner.scan(now)
-        with self.engine.begin() as connection:
-            queued = websub.enqueue_distribution(connection, self.output, now)
-        if result.events or queued:
+        result = self.scanner.scan(datetime.now(UTC))
+        if result.events or result.distributions:
             self.deliverer.wake()
-        return queued
+        return result.distributions
 
     def url(self, path: str) -> str:
         return f"{self.server.url}{path}"

@@ -15,6 +15,9 @@ from datetime import datetime
 
 import pytest
 
+from syndicator.config import with_overrides
+from syndicator.scanner import Scanner
+
 from .harness import BASE_URL, HUB_URL, Site, sites, wait_for
 from .subscriber import Subscriber
 
@@ -258,8 +261,10 @@ def test_a_change_written_but_not_queued_before_a_crash_is_sent_later(site):
     subscriber = s.subscriber()
     subscribe(s, subscriber)
     s.write("second.md", "Second")
-    s.scanner.scan(datetime.now().astimezone())  # feeds written; the process dies here
-    assert s.scan() == 1  # the next scan writes nothing, but the feed differs from what was sent
+    # Feeds written, then the process dies before queueing: a scanner that never queues.
+    crashing = with_overrides(s.config, websub={"enabled": False})
+    Scanner(crashing, s.engine).scan(datetime.now().astimezone())
+    assert s.scan() == 1  # queued because the feed on disk differs from what was last sent
     subscriber.wait(lambda: subscriber.posts)
     assert b"Second" in subscriber.posts[0].body
 
