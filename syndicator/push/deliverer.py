@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from syndicator.config import Config
 from syndicator.push import outbox, websub
@@ -31,6 +31,7 @@ from syndicator.push.signing import webhook_headers
 log = logging.getLogger("syndicator.push")
 Clock = Callable[[], datetime]
 IDLE_POLL_SECONDS = 0.5
+BACKLOG = 2
 
 
 def _clock() -> datetime:
@@ -75,27 +76,44 @@ class Deliverer(PollingWorker):
         self.sender.close()
 
     def _round(self) -> bool:
-        settled = self._settle()
-        claimed = self._claim()
-        return bool(settled or claimed)
-
-    def _claim(self) -> int:
-        free = self.slots - sum(self._busy.values())
-        if free <= 0:
-            return 0
-        with self.engine.begin() as connection:
-            taken = outbox.claim(
-                connection,
-                self.clock(),
-                limit=free,
-                lease=self.lease,
-                busy=self._busy,
-                per_endpoint=self.per_endpoint,
-            )
+        """Settle what finished and claim what is due, in one transaction: a round's cost in
+        the store, not a delivery's, bounds the throughput to a busy endpoint."""
+        results = self._finished()
+        try:
+            with self.engine.begin() as connection:
+                reports = (
+                    outbox.settle(connection, results, schedule=self.config.push.retry_schedule)
+                    if results
+                    else []
+                )
+                taken = self._claim(connection)
+        except Exception:
+            # Kept for the next round: dropped, these sent requests would be sent again once
+            # their lease ran out.
+            for result in results:
+                self._done.put(result)
+            raise
+        self._log_settled(results, reports)
         for claimed in taken:
             self._busy[claimed.subscription_id] += 1
             self._pool.submit(self._deliver, claimed)
-        return len(taken)
+        return bool(results or taken)
+
+    def _claim(self, connection: Connection) -> list[Claimed]:
+        # Up to one round's worth waits in the pool's queue, so no thread idles between the end
+        # of an attempt and the next round; a dead endpoint still holds at most
+        # BACKLOG × per_endpoint threads.
+        free = BACKLOG * self.slots - sum(self._busy.values())
+        if free <= 0:
+            return []
+        return outbox.claim(
+            connection,
+            self.clock(),
+            limit=free,
+            lease=self.lease,
+            busy=self._busy,
+            per_endpoint=BACKLOG * self.per_endpoint,
+        )
 
     def _deliver(self, claimed: Claimed) -> None:
         try:
@@ -116,26 +134,27 @@ class Deliverer(PollingWorker):
         headers["Content-Type"] = "application/json"
         return claimed.body, headers
 
-    def _settle(self) -> int:
+    def _finished(self) -> list[tuple[Claimed, Attempt, datetime]]:
         results: list[tuple[Claimed, Attempt, datetime]] = []
         while True:
             try:
                 results.append(self._done.get_nowait())
             except queue.Empty:
-                break
-        if not results:
-            return 0
-        try:
+                return results
+
+    def _settle(self) -> None:
+        """Record what finished after the loop stopped."""
+        results = self._finished()
+        if results:
             with self.engine.begin() as connection:
                 reports = outbox.settle(
                     connection, results, schedule=self.config.push.retry_schedule
                 )
-        except Exception:
-            # Kept for the next round: dropped, these sent requests would be sent again once
-            # their lease ran out.
-            for result in results:
-                self._done.put(result)
-            raise
+            self._log_settled(results, reports)
+
+    def _log_settled(
+        self, results: list[tuple[Claimed, Attempt, datetime]], reports: list[str]
+    ) -> None:
         for claimed, attempt, _ in results:
             self._busy[claimed.subscription_id] -= 1
             if attempt.error:
@@ -144,4 +163,3 @@ class Deliverer(PollingWorker):
                 )
         for report in reports:
             log.warning("%s", report)
-        return len(results)

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from syndicator.events import Event
 from syndicator.push import subscriptions as subs
@@ -253,27 +253,19 @@ def settle(
             for claimed, attempt, at in results
         ],
     )
+    delivered = [r for r in results if r[1].outcome is Outcome.DELIVERED]
+    _settle_delivered(connection, delivered)
     for claimed, attempt, at in results:
+        if attempt.outcome is Outcome.DELIVERED:
+            continue
         values: dict[str, Any] = {
             "attempts": claimed.attempts + 1,
             "last_status": attempt.status,
             "last_error": attempt.error,
             "lease_until": None,
         }
-        outcome = attempt.outcome
         webhook = claimed.topic is None
-        if outcome is Outcome.DELIVERED:
-            values |= {"status": "delivered", "delivered_at": at}
-            if webhook:
-                connection.execute(
-                    update(subscriptions)
-                    .where(
-                        subscriptions.c.id == claimed.subscription_id,
-                        subscriptions.c.failing_since.is_not(None),
-                    )
-                    .values(failing_since=None)
-                )
-        elif outcome is Outcome.GONE:
+        if attempt.outcome is Outcome.GONE:
             values["status"] = "failed"
             reports.append(_gone(connection, claimed, at))
         else:
@@ -293,6 +285,37 @@ def settle(
             .values(**values)
         )
     return reports
+
+
+def _settle_delivered(
+    connection: Connection, delivered: Sequence[tuple[Claimed, Attempt, datetime]]
+) -> None:
+    """The common case in two statements, however many: the deliveries (one executemany), and
+    the failure streaks of the webhook endpoints that had one (healthy ones are not written)."""
+    if not delivered:
+        return
+    connection.execute(
+        update(deliveries)
+        .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "delivering")
+        .values(
+            status="delivered",
+            attempts=bindparam("b_attempts"),
+            last_status=bindparam("b_status"),
+            last_error=None,
+            lease_until=None,
+            delivered_at=bindparam("b_at"),
+        ),
+        [
+            {"b_id": c.id, "b_attempts": c.attempts + 1, "b_status": a.status, "b_at": at}
+            for c, a, at in delivered
+        ],
+    )
+    recovered = sorted({c.subscription_id for c, _, _ in delivered if c.topic is None})
+    connection.execute(
+        update(subscriptions)
+        .where(subscriptions.c.id.in_(recovered), subscriptions.c.failing_since.is_not(None))
+        .values(failing_since=None)
+    )
 
 
 def _gone(connection: Connection, claimed: Claimed, at: datetime) -> str:
