@@ -24,8 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -72,6 +75,23 @@ def _listen(count: int) -> list[socket.socket]:
         sock.listen(512)
         result.append(sock)
     return result
+
+
+@contextmanager
+def receivers(count: int, arrivals: Path) -> Iterator[tuple[list[int], Any]]:
+    """``count`` receivers in a child process: (their ports, the shared delivery counter)."""
+    os.environ["ARRIVALS"] = str(arrivals)
+    sockets = _listen(count)
+    counter = multiprocessing.Value("q", 0)
+    server = multiprocessing.get_context("fork").Process(
+        target=_receivers, args=(sockets, counter), daemon=True
+    )
+    server.start()
+    try:
+        yield [s.getsockname()[1] for s in sockets], counter
+    finally:
+        server.terminate()
+        server.join()
 
 
 def _config(root: Path, **push: object) -> Config:
@@ -200,15 +220,7 @@ def main() -> None:
         root = Path(temporary)
         arrivals = root / "arrivals.txt"
         arrivals.touch()
-        os.environ["ARRIVALS"] = str(arrivals)
-        sockets = _listen(args.receivers + 1)
-        ports = [s.getsockname()[1] for s in sockets]
-        counter = multiprocessing.Value("q", 0)
-        server = multiprocessing.get_context("fork").Process(
-            target=_receivers, args=(sockets, counter), daemon=True
-        )
-        server.start()
-        try:
+        with receivers(args.receivers + 1, arrivals) as (ports, counter):
             samples = latency(root / "latency", ports[0], arrivals, args.edits)
             ms = sorted(s * 1000 for s in samples)
             p95 = ms[max(0, round(0.95 * len(ms)) - 1)]
@@ -224,9 +236,6 @@ def main() -> None:
             print(f"  syndicator deliverer: {ours:.1f} s, {total / ours:,.0f} deliveries/s")
             print(f"  bare requests loop:   {bare:.1f} s, {total / bare:,.0f} posts/s")
             print(f"  ratio ours/bare: {bare / ours:.2f}")
-        finally:
-            server.terminate()
-            server.join()
     print(f"load average: {os.getloadavg()}")
 
 

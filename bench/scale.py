@@ -10,7 +10,6 @@ receivers have every delivery is measured. Only 127.0.0.1 is used; every wait is
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -21,7 +20,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from push import _listen, _receivers, _wait, fill_outbox
+from push import _wait, fill_outbox, receivers
 
 from syndicator.config import Config, with_overrides
 from syndicator.store.database import open_engine
@@ -89,27 +88,18 @@ def main() -> None:
     parser.add_argument("--receivers", type=int, default=20)
     parser.add_argument("--workers", default="1,2,4")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="syndicator-bench-scale-") as temporary:
-        os.environ["ARRIVALS"] = str(Path(temporary) / "arrivals.txt")
-        sockets = _listen(args.receivers)
-        ports = [s.getsockname()[1] for s in sockets]
-        counter = multiprocessing.Value("q", 0)
-        server = multiprocessing.get_context("fork").Process(
-            target=_receivers, args=(sockets, counter), daemon=True
+    with (
+        tempfile.TemporaryDirectory(prefix="syndicator-bench-scale-") as temporary,
+        receivers(args.receivers, Path(temporary) / "arrivals.txt") as (ports, counter),
+    ):
+        print(
+            f"{args.events} events × {args.receivers} receivers = {args.events * args.receivers} deliveries, PostgreSQL"
         )
-        server.start()
-        try:
+        for count in (int(w) for w in args.workers.split(",")):
+            rate = run(count, args.events, ports, counter, Path(temporary) / f"w{count}")
             print(
-                f"{args.events} events × {args.receivers} receivers = {args.events * args.receivers} deliveries, PostgreSQL"
+                f"  {count} deliverer process(es): {rate:,.0f} deliveries/s (includes process start-up)"
             )
-            for count in (int(w) for w in args.workers.split(",")):
-                rate = run(count, args.events, ports, counter, Path(temporary) / f"w{count}")
-                print(
-                    f"  {count} deliverer process(es): {rate:,.0f} deliveries/s (includes process start-up)"
-                )
-        finally:
-            server.terminate()
-            server.join()
     print(f"load average: {os.getloadavg()}")
 
 
