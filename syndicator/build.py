@@ -6,13 +6,15 @@ The stages these call are pure; the disk is touched here and in the writer only.
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 from syndicator.catalog import Delta, Entry, LiveCatalog
 from syndicator.config import Config
-from syndicator.content.items import ReadResult, read_source
+from syndicator.content.items import ReadResult, parse_source
 from syndicator.content.scan import Source
 from syndicator.feeds import atom, jsonfeed, rss
 from syndicator.feeds.context import SiteContext
@@ -36,21 +38,45 @@ def content_dirs(config: Config) -> list[Path]:
     return [Path(d) for d in config.content.dirs]
 
 
+@dataclass(frozen=True, slots=True)
+class Read:
+    """A file after reading: the same text as ``known`` says (``result`` None) or parsed."""
+
+    source: Source
+    sha256: str
+    result: ReadResult | None
+
+
 def read_sources(
-    sources: Sequence[Source], config: Config, progress: ProgressFn = silent
-) -> list[ReadResult]:
-    """Read every source, on all cores when there are many."""
+    sources: Sequence[Source],
+    config: Config,
+    known: Mapping[str, str] | None = None,
+    progress: ProgressFn = silent,
+) -> list[Read]:
+    """Read every source, on all cores when there are many; a source whose bytes hash to
+    ``known[key]`` is not parsed again."""
     return map_chunks(
         _read_chunk,
         sources,
-        shared=config,
+        shared=(config, known or {}),
         progress=lambda done, total: progress("reading", done, total),
     )
 
 
-def _read_chunk(sources: Sequence[Source]) -> list[ReadResult]:
-    config: Config = shared()
-    return [read_source(source, config) for source in sources]
+def _read_chunk(sources: Sequence[Source]) -> list[Read]:
+    config, known = shared()
+    done: list[Read] = []
+    for source in sources:
+        try:
+            data: bytes | OSError = source.path.read_bytes()
+        except OSError as exc:
+            data = exc
+        digest = hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else ""
+        if digest and known.get(source.key) == digest:
+            done.append(Read(source, digest, None))
+        else:
+            done.append(Read(source, digest, parse_source(source, data, config)))
+    return done
 
 
 def render_fragments(
@@ -103,8 +129,9 @@ class SiteRenderer:
         for cache in self._fragments.values():
             for key in delta.keys:
                 cache.pop(key, None)
+        pages = self._pages(catalog, plan)
         for fmt in self.formats:
-            self._render_format(catalog, plan, fmt, progress)
+            self._render_format(pages, fmt, progress)
         for path in plan:
             feed = catalog.feed(path)
             size = feed.size if feed else 0
@@ -155,14 +182,9 @@ class SiteRenderer:
             plan[path] = numbers
         return plan
 
-    def _render_format(
-        self,
-        catalog: LiveCatalog,
-        plan: Mapping[str, set[PageNumber]],
-        fmt: str,
-        progress: ProgressFn,
-    ) -> None:
-        pages_to_write: list[Page] = []
+    def _pages(self, catalog: LiveCatalog, plan: Mapping[str, set[PageNumber]]) -> list[Page]:
+        """The pages of the plan with their entries (the same in every format)."""
+        pages: list[Page] = []
         for path, numbers in plan.items():
             feed = catalog.feed(path)
             if feed is None:
@@ -172,14 +194,12 @@ class SiteRenderer:
             for number in numbers:
                 keys = order[oldest_first_slice(feed.size, number, self.max_items)]
                 entries = tuple(catalog.entries[key] for _, key in reversed(keys))
-                pages_to_write.append(Page(feed, number, count, entries))
+                pages.append(Page(feed, number, count, entries))
+        return pages
+
+    def _render_format(self, pages: Sequence[Page], fmt: str, progress: ProgressFn) -> None:
         cache = self._fragments[fmt]
-        needed = {
-            e.item.key: e
-            for page in pages_to_write
-            for e in page.entries
-            if e.item.key not in cache
-        }
+        needed = {e.item.key: e for page in pages for e in page.entries if e.item.key not in cache}
         cache.update(render_fragments(list(needed.values()), fmt, self.site, progress))
         renderer = RENDERERS[fmt]
         self.writer.write_all(
@@ -189,7 +209,7 @@ class SiteRenderer:
                     page, [cache[e.item.key] for e in page.entries], self.site
                 ),
             )
-            for page in pages_to_write
+            for page in pages
         )
         if not self.keep_cache:
             cache.clear()

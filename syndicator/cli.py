@@ -166,7 +166,7 @@ def _cmd_check(args: argparse.Namespace, config: Config) -> int:
     from syndicator.content.scan import scan
 
     now = parse_now(args.now, config)
-    results = read_sources(scan(content_dirs(config)), config)
+    results = [r.result for r in read_sources(scan(content_dirs(config)), config) if r.result]
     items = [r.item for r in results if r.item is not None]
     catalog = build_catalog(items, now=now, first_seen={})
     problems = [p for r in results for p in r.problems] + list(catalog.problems)

@@ -75,15 +75,6 @@ _KEY_PART = re.compile(r"^([^\[\]]+)((?:\[\d+\])*)$")
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def read_source(source: Source, config: Config) -> ReadResult:
-    """Read and parse one file; every failure becomes a Problem naming the file."""
-    try:
-        data: bytes | OSError = source.path.read_bytes()
-    except OSError as exc:
-        data = exc
-    return parse_source(source, data, config)
-
-
 def parse_source(source: Source, data: bytes | OSError, config: Config) -> ReadResult:
     """Parse bytes already read (or the error reading them) as the document ``source``."""
     path = str(source.path)
