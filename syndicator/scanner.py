@@ -7,7 +7,6 @@ of every document, so a file that becomes unreadable keeps its item in the feeds
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,16 +17,15 @@ from stat import S_ISDIR, S_ISREG
 import orjson
 from sqlalchemy import Engine
 
-from syndicator.build import SiteRenderer, content_dirs
+from syndicator.build import Read, SiteRenderer, content_dirs, read_sources
 from syndicator.catalog import Entry, LiveCatalog
 from syndicator.config import Config
-from syndicator.content.items import Item, Problem, ReadResult, parse_source
+from syndicator.content.items import Item, Problem
 from syndicator.content.scan import Source, scan
 from syndicator.events import Event, ItemRecord, transitions, updated_times, version_of
 from syndicator.feeds.context import SiteContext
 from syndicator.feeds.jsonfeed import json_item
 from syndicator.output.writer import WriteReport
-from syndicator.parallel import map_chunks, shared
 from syndicator.progress import silent
 from syndicator.push import outbox, websub
 from syndicator.store import records
@@ -51,31 +49,6 @@ class ScanResult:
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Read:
-    """A changed file after reading: same text as stored (``result`` None) or re-parsed."""
-
-    source: Source
-    sha256: str
-    result: ReadResult | None
-
-
-def _read_changed(sources: Sequence[Source]) -> list[_Read]:
-    config, known = shared()
-    done: list[_Read] = []
-    for source in sources:
-        try:
-            data: bytes | OSError = source.path.read_bytes()
-        except OSError as exc:
-            data = exc
-        digest = hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else ""
-        if digest and known.get(source.key) == digest:
-            done.append(_Read(source, digest, None))
-        else:
-            done.append(_Read(source, digest, parse_source(source, data, config)))
-    return done
 
 
 class _FirstSeen(Mapping[str, datetime]):
@@ -124,14 +97,21 @@ class Scanner:
         self.config = config
         self.engine = engine
         self.site = SiteContext.from_config(config)
-        self.renderer = SiteRenderer(config, Path(config.output.dir), keep_cache=keep_cache)
-        self.catalog = LiveCatalog()
+        self.keep_cache = keep_cache
         # As given and as resolved: the watcher reports paths under the folder as given.
         self.roots = [
             (root, folder.resolve().name)
             for folder in content_dirs(config)
             for root in dict.fromkeys((os.path.abspath(folder), str(folder.resolve())))
         ]
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop what the last scans left in memory; the next scan starts again from the store."""
+        self.renderer = SiteRenderer(
+            self.config, Path(self.config.output.dir), keep_cache=self.keep_cache
+        )
+        self.catalog = LiveCatalog()
         self._documents: dict[str, DocumentRecord] | None = None
         self._prior: dict[str, ItemRecord] = {}
         self._versions: dict[str, str] = {}
@@ -152,7 +132,18 @@ class Scanner:
         self, now: datetime, progress: ProgressFn = silent, *, paths: Iterable[str] | None = None
     ) -> ScanResult:
         """Compare the folder (or only ``paths``, as reported by the watcher) with the last
-        scan, and carry every change through to the store, the events and the feeds."""
+        scan, and carry every change through to the store, the events and the feeds.
+
+        A scan that fails part-way (the store unreachable, a disk full) leaves the memory ahead
+        of the store, so it is forgotten: the next scan reloads and redoes the difference.
+        """
+        try:
+            return self._scan(now, progress, paths)
+        except BaseException:
+            self._forget()
+            raise
+
+    def _scan(self, now: datetime, progress: ProgressFn, paths: Iterable[str] | None) -> ScanResult:
         first = self._documents is None
         documents = self._load() if self._documents is None else self._documents
         found = self._sources_at(paths, documents) if paths is not None and not first else None
@@ -169,29 +160,21 @@ class Scanner:
             or (old.size, old.mtime_ns) != (s.size, s.mtime_ns)
         ]
         known = {s.key: documents[s.key].sha256 for s in changed if s.key in documents}
-        reads = map_chunks(
-            _read_changed,
-            changed,
-            shared=(self.config, known),
-            progress=lambda done, total: progress("reading", done, total),
-        )
+        reads = read_sources(changed, self.config, known, progress)
         before = {
             r.source.key: documents[r.source.key].item for r in reads if r.source.key in documents
         }
         updates, dropped = _merge(documents, reads, now)
         removed = [*gone, *dropped]
         for key in gone:
-            before.setdefault(key, documents[key].item)
             del documents[key]
 
-        if first:
-            items: dict[str, Item | None] = {
-                k: r.item for k, r in documents.items() if r.item is not None
-            }
-            items.update({key: None for key in removed})
-        else:
-            items = {r.key: r.item for r in updates if r.item != before.get(r.key)}
-            items.update({key: None for key in removed})
+        items: dict[str, Item | None] = (
+            {k: r.item for k, r in documents.items() if r.item is not None}
+            if first
+            else {r.key: r.item for r in updates if r.item != before.get(r.key)}
+        )
+        items.update({key: None for key in removed})
         for key, item in items.items():
             if item is None:
                 self._versions.pop(key, None)
@@ -304,7 +287,7 @@ class Scanner:
 
 
 def _merge(
-    current: dict[str, DocumentRecord], reads: Sequence[_Read], now: datetime
+    current: dict[str, DocumentRecord], reads: Sequence[Read], now: datetime
 ) -> tuple[list[DocumentRecord], list[str]]:
     """Update ``current`` in place; the records to write back, and files no longer documents."""
     updates: list[DocumentRecord] = []

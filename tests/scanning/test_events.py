@@ -10,6 +10,7 @@ import feedparser
 import pytest
 
 from syndicator.scanner import Scanner
+from syndicator.store import records
 from syndicator.store.database import open_engine
 from syndicator.store.records import list_events
 
@@ -180,3 +181,24 @@ def test_real_corpus_baseline_then_one_more_document(tmp_path, store_url):
         ("item.published", f"_actualites/{newcomer.name}")
     ]
     assert result.parsed == 1
+
+
+def test_a_scan_that_fails_part_way_is_redone_by_the_next(
+    content, tmp_path, store_url, monkeypatch
+):
+    scanner = _scanner(content, tmp_path, store_url)
+    scanner.scan(at(0))
+    (content / "p.md").write_text(document("P"))
+
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    # The one stand-in: a store write failing half-way through a scan's transaction.
+    with monkeypatch.context() as patch:
+        patch.setattr(records, "save_items", disk_full)
+        with pytest.raises(OSError):
+            scanner.scan(at(1))
+    assert _log(scanner) == []
+    result = scanner.scan(at(2))
+    assert [e.type for e in result.events] == ["item.published"]
+    assert _site_ids(tmp_path) == ["https://example.org/posts/p/"]
