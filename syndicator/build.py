@@ -9,6 +9,7 @@ import bisect
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
@@ -96,6 +97,12 @@ def _render_chunk(indexes: Sequence[int]) -> list[bytes]:
     entries, fmt, site = shared()
     render = RENDERERS[fmt].render_entry
     return [render(entries[i], site) for i in indexes]
+
+
+def _page_document(
+    page: Page, *, fmt: str, fragments: Mapping[str, bytes], site: SiteContext
+) -> bytes:
+    return RENDERERS[fmt].render_document(page, [fragments[e.item.key] for e in page.entries], site)
 
 
 PageNumber = int | None
@@ -201,15 +208,10 @@ class SiteRenderer:
         cache = self._fragments[fmt]
         needed = {e.item.key: e for page in pages for e in page.entries if e.item.key not in cache}
         cache.update(render_fragments(list(needed.values()), fmt, self.site, progress))
-        renderer = RENDERERS[fmt]
-        self.writer.write_all(
-            (
-                page.path(fmt),
-                renderer.render_document(
-                    page, [cache[e.item.key] for e in page.entries], self.site
-                ),
-            )
-            for page in pages
+        self.writer.write_rendered(
+            [(page.path(fmt), page) for page in pages],
+            partial(_page_document, fmt=fmt, fragments=cache, site=self.site),
+            lambda done, total: progress(f"writing {fmt}", done, total),
         )
         if not self.keep_cache:
             cache.clear()

@@ -11,14 +11,18 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+from syndicator.parallel import map_chunks, shared
 
 MANIFEST = ".syndicator-manifest"
 WRITERS = 4
 IN_FLIGHT = 64
+J = TypeVar("J")
 
 
 @dataclass
@@ -67,25 +71,30 @@ class OutputWriter:
         else:
             self.report.unchanged += 1
 
-    def write_all(self, files: Iterable[tuple[str, bytes]]) -> None:
-        """Write many files, the disk work on a few threads while the caller renders the next:
-        file creation and renames wait on the file system, not on the interpreter. At most
-        ``IN_FLIGHT`` rendered files wait in memory."""
-        with ThreadPoolExecutor(WRITERS, thread_name_prefix="write") as pool:
-            pending: deque[tuple[str, Future[bool]]] = deque()
-            for relative, data in files:
-                self._manifest.add(relative)
-                pending.append((relative, pool.submit(write_atomic, self.root / relative, data)))
-                if len(pending) >= IN_FLIGHT:
-                    self._count(*pending.popleft())
-            while pending:
-                self._count(*pending.popleft())
-
-    def _count(self, relative: str, written: Future[bool]) -> None:
-        if written.result():
-            self.report.written.append(relative)
-        else:
-            self.report.unchanged += 1
+    def write_rendered(
+        self,
+        jobs: Sequence[tuple[str, J]],
+        render: Callable[[J], bytes],
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Render and write many files on every core: ``jobs`` pairs each file's path with
+        what ``render`` turns into its bytes. Each worker renders its share and writes those
+        files itself, so neither the rendering nor the kernel's work of creating files waits on
+        one interpreter, and no rendered file travels back to this process. Workers receive
+        job numbers and read the jobs from memory inherited at the fork: pickling pages would
+        copy every entry they hold."""
+        self._manifest.update(relative for relative, _ in jobs)
+        done = map_chunks(
+            _render_and_write,
+            range(len(jobs)),
+            shared=(self.root, jobs, render),
+            progress=progress,
+        )
+        for (relative, _), written in zip(jobs, done, strict=True):
+            if written:
+                self.report.written.append(relative)
+            else:
+                self.report.unchanged += 1
 
     def remove(self, relative: str) -> None:
         if relative not in self._manifest:
@@ -108,6 +117,23 @@ class OutputWriter:
             )
             self._saved = set(self._manifest)
         return self.report
+
+
+def _render_and_write(numbers: Sequence[int]) -> list[bool]:
+    """In a worker: render each job and write it, the disk work on a few threads while the
+    next job renders (creating files and renaming wait on the file system, not on the
+    interpreter). At most ``IN_FLIGHT`` rendered files wait in memory. True: written."""
+    root, jobs, render = shared()
+    done: list[bool] = []
+    with ThreadPoolExecutor(WRITERS, thread_name_prefix="write") as pool:
+        pending: deque[Future[bool]] = deque()
+        for number in numbers:
+            relative, job = jobs[number]
+            pending.append(pool.submit(write_atomic, root / relative, render(job)))
+            if len(pending) >= IN_FLIGHT:
+                done.append(pending.popleft().result())
+        done.extend(written.result() for written in pending)
+    return done
 
 
 def _read_manifest(path: Path) -> set[str]:

@@ -1,0 +1,68 @@
+"""Work spread over forked processes gives the same files as work done in one process.
+
+A site large enough that parsing, entry rendering and page writing all go to worker
+processes is built twice, once with the workers and once with every stage run inline; the
+two output folders must be byte-identical, and the manifest must list every file written.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from syndicator import parallel
+from syndicator.output.writer import MANIFEST
+from syndicator.scanner import Scanner
+from syndicator.store.database import open_engine
+
+from .conftest import at
+from .test_incremental import _config, _differences
+
+DOCUMENTS = parallel.INLINE_BELOW + 50
+
+
+def _site(content: Path) -> None:
+    content.mkdir()
+    for n in range(DOCUMENTS):
+        (content / f"doc{n}.md").write_text(
+            f"---\ntitle: Doc {n}\ndate: 2024-{n % 12 + 1:02d}-{n % 28 + 1:02d} 10:{n % 60:02d}:00\n"
+            f"categories: [{['News', 'Sport', 'Culture'][n % 3]}]\ntags: [t{n % 7}, t{n % 5}]\n"
+            f"---\n\nBody of [document {n}](/docs/{n}/).\n"
+        )
+
+
+def _build(content: Path, output: Path, tmp_path: Path) -> int:
+    url = f"sqlite:///{tmp_path / output.name}.db"
+    engine = open_engine(url)
+    scanner = Scanner(_config(content, output, url), engine)
+    result = scanner.scan(at(0))
+    engine.dispose()
+    return len(result.report.written)
+
+
+def test_forked_stages_write_what_one_process_writes(tmp_path, monkeypatch):
+    content = tmp_path / "_posts"
+    _site(content)
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    forked = _build(content, tmp_path / "forked", tmp_path)
+    monkeypatch.setattr(parallel, "INLINE_BELOW", 10**9)
+    inline = _build(content, tmp_path / "inline", tmp_path)
+
+    assert forked == inline > 3 * (DOCUMENTS - 50)
+    assert _differences(tmp_path / "forked", tmp_path / "inline") == []
+    listed = set((tmp_path / "forked" / MANIFEST).read_text().split())
+    on_disk = {
+        str(p.relative_to(tmp_path / "forked"))
+        for p in (tmp_path / "forked").rglob("*")
+        if p.is_file() and p.name != MANIFEST
+    }
+    assert listed == on_disk
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_children():
+    """A forked stage must not leave processes behind."""
+    yield
+    assert multiprocessing.active_children() == []
