@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from syndicator.config import Config
@@ -101,7 +100,7 @@ def build_item(
     """The item of a parsed document, with (line, message) warnings."""
     meta = document.front_matter
     warnings: list[tuple[int | None, str]] = []
-    filename = PurePosixPath(source.key).name
+    filename = source.key.rpartition("/")[2]
     stem = _DATE_PREFIX.sub("", filename.rsplit(".", 1)[0] if "." in filename else filename)
 
     title = _text(meta.get("title"))
@@ -199,6 +198,8 @@ def _site_url(path: str, config: Config) -> str:
 
 def _lookup(meta: Mapping[str, Any], path: str) -> Any:
     """``une-ou-diaporama[0].image`` style paths into nested front matter."""
+    if "." not in path and "[" not in path:
+        return meta.get(path)
     value: Any = meta
     for part in path.split("."):
         match = _KEY_PART.match(part)

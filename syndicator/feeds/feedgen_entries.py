@@ -47,9 +47,14 @@ def feed_entry(entry: Entry, site: SiteContext) -> FeedEntry:
     if site.full_content and item.content_html:
         fe.content(item.content_html, type="html")
     fe.author(name=item.author or site.author)
-    for kind, names in (("category", item.categories), ("tag", item.tags)):
-        for name in names:
-            fe.category(term=slugify(name), label=name, scheme=site.scheme(kind))
+    terms = [
+        {"term": slugify(name), "label": name, "scheme": site.scheme(kind)}
+        for kind, names in (("category", item.categories), ("tag", item.tags))
+        for name in names
+    ]
+    if terms:
+        # One call: each call re-derives the RSS form of every category set so far.
+        fe.category(terms)
     return fe
 
 
