@@ -9,11 +9,12 @@ a fresh process per run, with an empty output folder and a throwaway store: a co
 after a deploy. Targets on the 2-core reference machine: 10k documents in ≤ 6 s, 100k within
 2 GB peak RSS.
 
-Nothing is deleted between runs: each run builds into a folder of its own, and all of them are
-removed at the end. ext4 avoids reusing an inode deleted in the last minute, and creating files
-right after thousands were deleted made it scan its inode tables: that cost (about 15 % of a
-run, seen with ``perf``) belongs to the benchmark's cleanup, not to the build. For the same
-reason a ``--workdir`` keeps its generated folders, which are reused when present.
+Nothing is deleted between runs: each run builds into a folder of its own, and all of them
+are removed at the end (kept with ``--workdir``, for back-to-back invocations). ext4 avoids
+reusing an inode deleted in the last minutes, and creating files right after thousands were
+deleted made it scan its inode tables: that cost (about 15 % of a run, seen with ``perf``)
+belongs to the benchmark's cleanup, not to the build. For the same reason a ``--workdir``
+keeps its generated folders, which are reused when present.
 
 ``cpu s`` is the user + system time of the build and its workers, which other load on the
 machine disturbs less than wall time. Memory is reported two ways because the build forks
@@ -232,7 +233,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated document counts")
     parser.add_argument("--runs", type=int, default=3, help="runs per size below 100k (median)")
-    parser.add_argument("--workdir", type=Path, help="keep generated data here (default: temp)")
+    parser.add_argument(
+        "--workdir", type=Path, help="keep generated data and outputs here (default: temp)"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if not SYNDICATOR.exists():
@@ -270,7 +273,10 @@ def main() -> int:
                 f"{statistics.median(r.max_rss_mib for r in runs):>12.0f} "
                 f"{statistics.median(r.peak_pss_mib for r in runs):>13.0f}"
             )
-        shutil.rmtree(outputs, ignore_errors=True)
+        if args.workdir is None:
+            shutil.rmtree(outputs, ignore_errors=True)
+        else:
+            print(f"  (run outputs kept in {outputs}: deleting them slows the next minutes' runs)")
     return status
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -207,6 +208,43 @@ class Scanner:
             old_payloads,
             announce=announce,
         )
+        # The store and the feeds are written at the same time: the feeds by worker processes,
+        # the store by a thread of this one, which is otherwise idle while they work. Should
+        # either fail, the scan fails and is forgotten, and the next one redoes both.
+        with ThreadPoolExecutor(1, thread_name_prefix="store") as pool:
+            recorded = pool.submit(self._record, updates, removed, changes, now)
+            report = self.renderer.render(self.catalog, delta, progress)
+            events, event_ids, saved = recorded.result()
+        self._baseline_done = True
+        self._prior.update((record.key, record) for record in saved)
+        distributions = 0
+        if self.config.hub_url:
+            with self.engine.begin() as connection:
+                distributions = websub.enqueue_distribution(
+                    connection, Path(self.config.output.dir), now
+                )
+        problems = [p for rec in documents.values() for p in rec.problems] + self.catalog.problems
+        return ScanResult(
+            self.catalog,
+            events,
+            problems,
+            report,
+            documents=len(documents),
+            parsed=sum(1 for r in reads if r.result is not None),
+            event_ids=event_ids,
+            distributions=distributions,
+        )
+
+    def _record(
+        self,
+        updates: Sequence[DocumentRecord],
+        removed: Sequence[str],
+        changes: Iterable[ItemRecord | Event],
+        now: datetime,
+    ) -> tuple[list[Event], list[int], list[ItemRecord]]:
+        """Write the documents, item records and events of a scan, and fan the events out to
+        the outbox, in one transaction; the events, their ids and the records saved (without
+        their payloads, which only the store keeps)."""
         events: list[Event] = []
         saved: list[ItemRecord] = []
 
@@ -226,27 +264,7 @@ class Scanner:
             if not self._baseline_done:
                 records.set_setting(connection, records.BASELINE_DONE, now.isoformat())
             records.set_setting(connection, records.LAST_SCAN, now.isoformat())
-        self._baseline_done = True
-        self._prior.update((record.key, record) for record in saved)
-
-        report = self.renderer.render(self.catalog, delta, progress)
-        distributions = 0
-        if self.config.hub_url:
-            with self.engine.begin() as connection:
-                distributions = websub.enqueue_distribution(
-                    connection, Path(self.config.output.dir), now
-                )
-        problems = [p for rec in documents.values() for p in rec.problems] + self.catalog.problems
-        return ScanResult(
-            self.catalog,
-            events,
-            problems,
-            report,
-            documents=len(documents),
-            parsed=sum(1 for r in reads if r.result is not None),
-            event_ids=event_ids,
-            distributions=distributions,
-        )
+        return events, event_ids, saved
 
     def _sources_at(
         self, paths: Iterable[str], documents: Mapping[str, DocumentRecord]
