@@ -7,9 +7,12 @@ from functools import lru_cache
 from slugify import slugify as _slugify
 
 _APOSTROPHES = str.maketrans("", "", "'\u2019\u2018\u02bc")
+# A category or tag slug names a folder of the output; file systems refuse a name over 255
+# bytes, and one such tag must not stop the whole build. Cut at a word boundary.
+MAX_LENGTH = 200
 
 
 @lru_cache(maxsize=65536)
 def slugify(name: str) -> str:
     """Apostrophes dropped first so ``d’intérêt`` gives ``dinteret`` as Jekyll's site does."""
-    return _slugify(name.translate(_APOSTROPHES))
+    return _slugify(name.translate(_APOSTROPHES), max_length=MAX_LENGTH, word_boundary=True)

@@ -73,6 +73,20 @@ def test_slug_merges_case_and_accent_variants_into_one_feed(site: Site, names, s
     assert set(members) == {f"Post {n}" for n in range(len(names))}
 
 
+def test_a_tag_too_long_for_a_file_name_gets_a_shortened_feed_folder(site: Site):
+    name = "Très long intitulé " * 30
+    site.add("long.md", doc(f'title: Long\ndate: 2024-01-01\ntags: ["{name}"]'))
+    site.add("short.md", doc("title: Short\ndate: 2024-01-02\ntags: [Court]"))
+    built = site.build()
+    assert built.code == 0, built.stderr
+    folders = {p.name for p in (built.out / "tags").iterdir()}
+    (long_slug,) = folders - {"court"}
+    assert 150 < len(long_slug) <= 200
+    assert long_slug.startswith("tres-long-intitule-tres-long-intitule-")
+    assert not long_slug.endswith("-")
+    assert set(built.items(f"tags/{long_slug}/feed.json")) == {"Long"}
+
+
 def test_the_merged_feed_is_titled_with_the_form_most_documents_use(site: Site):
     site.add("a.md", doc("title: A\ndate: 2024-01-01\ntags: [Open data]"))
     site.add("b.md", doc("title: B\ndate: 2024-01-02\ntags: [Open Data]"))
