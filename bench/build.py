@@ -9,6 +9,10 @@ a fresh process per run, with an empty output folder and a throwaway store: a co
 after a deploy. Targets on the 2-core reference machine: 10k documents in ≤ 6 s, 100k within
 2 GB peak RSS.
 
+When ``hugo`` is on PATH (Debian: ``apt-get install hugo``), each run is followed by a Hugo
+build of the same documents, and the ratio of the two medians is printed: the machine is
+shared, so a baseline measured in the same run says more than an absolute time.
+
 Nothing is deleted between runs: each run builds into a folder of its own, and all of them
 are removed at the end (kept with ``--workdir``, for back-to-back invocations). ext4 avoids
 reusing an inode deleted in the last minutes, and creating files right after thousands were
@@ -185,25 +189,47 @@ def tree_pss_kib(pid: int) -> int:
 
 def build_once(content: Path, work: Path) -> Run:
     """One cold build in a fresh process: into ``work``, a new folder, with a new store."""
-    output = work / "out"
     store = work / "store"
     store.mkdir(parents=True)
     config = work / "bench.toml"
     config.write_text(f'[store]\nurl = "sqlite:///{store / "syndicator.db"}"\n', encoding="utf-8")
-    command = [
-        str(SYNDICATOR),
-        "build",
-        "--config",
-        str(config),
-        "--content",
-        str(content),
-        "--output",
-        str(output),
-        "--base-url",
-        BASE_URL,
-        "--now",
-        NOW,
-    ]
+    return measure(
+        [
+            str(SYNDICATOR),
+            "build",
+            "--config",
+            str(config),
+            "--content",
+            str(content),
+            "--output",
+            str(work / "out"),
+            "--base-url",
+            BASE_URL,
+            "--now",
+            NOW,
+        ],
+        work,
+    )
+
+
+def hugo_once(hugo: str, content: Path, work: Path) -> Run:
+    """The same documents built by Hugo into its RSS feeds (site, section, every category and
+    tag), as the baseline the project measures itself against. Hugo does less: summaries
+    only, RSS only, no archive pages, about an eighth of our output."""
+    (work / "content").mkdir(parents=True)
+    (work / "content" / "posts").symlink_to(content)
+    (work / "hugo.toml").write_text(
+        f'baseURL = "{BASE_URL}/"\ntitle = "Bench"\n'
+        'disableKinds = ["sitemap", "robotsTXT", "404"]\n'
+        '[outputs]\nhome = ["RSS"]\nsection = ["RSS"]\ntaxonomy = ["RSS"]\nterm = ["RSS"]\n'
+        "page = []\n",
+        encoding="utf-8",
+    )
+    return measure([hugo, "--quiet", "--destination", str(work / "out")], work)
+
+
+def measure(command: list[str], work: Path) -> Run:
+    """Wall time, CPU time and memory of ``command`` run in ``work``."""
     peak = 0
     done = threading.Event()
     started = time.perf_counter()
@@ -229,12 +255,24 @@ def build_once(content: Path, work: Path) -> Run:
     return Run(seconds, cpu, usage.ru_maxrss / 1024, peak / 1024, child.returncode)
 
 
+def row(label: str, runs: list[Run]) -> str:
+    return (
+        f"{label:>13} {len(runs):>4} {statistics.median(r.seconds for r in runs):>8.2f} "
+        f"{statistics.median(r.cpu_seconds for r in runs):>7.2f} "
+        f"{statistics.median(r.max_rss_mib for r in runs):>12.0f} "
+        f"{statistics.median(r.peak_pss_mib for r in runs):>13.0f}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated document counts")
     parser.add_argument("--runs", type=int, default=3, help="runs per size below 100k (median)")
     parser.add_argument(
         "--workdir", type=Path, help="keep generated data and outputs here (default: temp)"
+    )
+    parser.add_argument(
+        "--no-hugo", action="store_true", help="skip the Hugo baseline even if hugo is on PATH"
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -245,9 +283,10 @@ def main() -> int:
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"{os.cpu_count()} CPUs, load average {load} (other work skews wall time)")
         print(
-            f"{'docs':>7} {'runs':>4} {'wall s':>8} {'cpu s':>7} "
+            f"{'docs':>13} {'runs':>4} {'wall s':>8} {'cpu s':>7} "
             f"{'max RSS MiB':>12} {'peak PSS MiB':>13}"
         )
+        hugo = None if args.no_hugo else shutil.which("hugo")
         outputs = base / f"runs-{os.getpid()}"
         status = 0
         for size in sizes:
@@ -259,20 +298,25 @@ def main() -> int:
                 generate(partial, size)
                 partial.rename(content)
                 print(f"  (generated {size} documents in {time.perf_counter() - started:.1f} s)")
-            runs = [
-                build_once(content, outputs / f"{size}-{n}")
-                for n in range(args.runs if size < 100_000 else 1)
-            ]
-            if any(r.exit_code for r in runs):
-                print(f"build of {size} documents failed: exit {[r.exit_code for r in runs]}")
+            ours: list[Run] = []
+            theirs: list[Run] = []
+            # Interleaved, so that both see the same machine.
+            for n in range(args.runs if size < 100_000 else 1):
+                ours.append(build_once(content, outputs / f"{size}-{n}"))
+                if hugo:
+                    theirs.append(hugo_once(hugo, content, outputs / f"{size}-{n}-hugo"))
+            if any(r.exit_code for r in ours + theirs):
+                codes = [r.exit_code for r in ours + theirs]
+                print(f"build of {size} documents failed: exit {codes}")
                 status = 1
                 break
-            print(
-                f"{size:>7} {len(runs):>4} {statistics.median(r.seconds for r in runs):>8.2f} "
-                f"{statistics.median(r.cpu_seconds for r in runs):>7.2f} "
-                f"{statistics.median(r.max_rss_mib for r in runs):>12.0f} "
-                f"{statistics.median(r.peak_pss_mib for r in runs):>13.0f}"
-            )
+            print(row(str(size), ours))
+            if theirs:
+                print(row("Hugo", theirs))
+                ratio = statistics.median(r.seconds for r in ours) / statistics.median(
+                    r.seconds for r in theirs
+                )
+                print(f"{'':>13} ours / Hugo wall time: {ratio:.2f}")
         if args.workdir is None:
             shutil.rmtree(outputs, ignore_errors=True)
         else:
