@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Literal
 
 from syndicator.content.items import Item, Problem
-from syndicator.content.slugs import slugify
+from syndicator.content.slugs import name_slug
 
 State = Literal["draft", "scheduled", "published", "duplicate"]
 FeedKind = Literal["site", "category", "tag"]
@@ -96,7 +96,7 @@ def _memberships(item: Item) -> list[tuple[str, FeedKind, str, str]]:
     result: list[tuple[str, FeedKind, str, str]] = [("", "site", "", "")]
     for kind, names in (("category", item.categories), ("tag", item.tags)):
         for name in names:
-            slug = slugify(name)
+            slug = name_slug(name)
             result.append((_feed_path(kind, slug), kind, slug, name))  # type: ignore[arg-type]
     return result
 

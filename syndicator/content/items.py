@@ -18,7 +18,7 @@ from syndicator.content.markup import (
     strip_xml_forbidden,
 )
 from syndicator.content.scan import Source
-from syndicator.content.slugs import slugify
+from syndicator.content.slugs import name_slug, url_slug
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,7 @@ def build_item(
     if date is None:
         date = date_from_filename(filename, config.tz)
 
-    slug = slugify(_text(meta.get("slug")) or stem) or slugify(filename)
+    slug = url_slug(_text(meta.get("slug")) or stem) or url_slug(filename)
     categories = _names(_first_present(meta, ("categories", "category")))
     tags = _names(_first_present(meta, ("tags", "tag")))
     url = _permalink(meta, source.collection, slug, date, categories, config)
@@ -174,7 +174,7 @@ def _permalink(
         "slug": slug,
         "title": slug,
         "name": slug,
-        "categories": "/".join(slugify(c) for c in categories),
+        "categories": "/".join(url_slug(c) for c in categories),
     }
     if date is not None:
         values |= {
@@ -259,7 +259,7 @@ def _names(value: Any) -> tuple[str, ...]:
     names: dict[str, str] = {}
     for part in parts:
         name = " ".join(_text(part).split())
-        slug = slugify(name)
+        slug = name_slug(name)
         if name and slug:
             names.setdefault(slug, name)
     return tuple(names.values())

@@ -16,7 +16,7 @@ from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
 from syndicator.catalog import Entry
-from syndicator.content.slugs import slugify
+from syndicator.content.slugs import name_slug
 from syndicator.feeds.context import GENERATOR, GENERATOR_URI, VERSION, SiteContext
 from syndicator.feeds.paging import MEDIA_TYPES, Page
 
@@ -48,7 +48,7 @@ def feed_entry(entry: Entry, site: SiteContext) -> FeedEntry:
         fe.content(item.content_html, type="html")
     fe.author(name=item.author or site.author)
     terms = [
-        {"term": slugify(name), "label": name, "scheme": site.scheme(kind)}
+        {"term": name_slug(name), "label": name, "scheme": site.scheme(kind)}
         for kind, names in (("category", item.categories), ("tag", item.tags))
         for name in names
     ]

@@ -8,7 +8,7 @@ import orjson
 
 from syndicator.catalog import Entry
 from syndicator.content.markup import plain_text
-from syndicator.content.slugs import slugify
+from syndicator.content.slugs import name_slug
 from syndicator.feeds.context import SiteContext
 from syndicator.feeds.paging import Page
 
@@ -37,8 +37,8 @@ def json_item(entry: Entry, site: SiteContext, *, extension: bool = False) -> di
         data["tags"] = tags
     if extension:
         data["_syndicator"] = {
-            "categories": [slugify(c) for c in item.categories],
-            "tags": [slugify(t) for t in item.tags],
+            "categories": [name_slug(c) for c in item.categories],
+            "tags": [name_slug(t) for t in item.tags],
         }
     return data
 

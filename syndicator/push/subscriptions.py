@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from syndicator.content.slugs import slugify
+from syndicator.content.slugs import name_slug
 from syndicator.events import EVENT_TYPES
 from syndicator.push.guard import check_target
 from syndicator.push.signing import decode_secret, generate_secret
@@ -100,7 +100,7 @@ def new_subscription(
 
 def _slugs(names: Iterable[str]) -> tuple[str, ...]:
     """Filters are kept by slug, so ``Open Data`` and ``open-data`` choose the same feed."""
-    return tuple(dict.fromkeys(s for s in (slugify(n) for n in names) if s))
+    return tuple(dict.fromkeys(s for s in (name_slug(n) for n in names) if s))
 
 
 def _values(subscription: Subscription) -> dict[str, Any]:
