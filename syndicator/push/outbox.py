@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from syndicator.events import Event
 from syndicator.push import subscriptions as subs
@@ -127,11 +127,50 @@ def claim(
     ``busy`` counts what this worker already has in flight per subscription; rows over the cap
     stay pending for another worker or a later round, so a dead endpoint never takes every slot.
     """
-    due = or_(
-        and_(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now),
-        and_(deliveries.c.status == "delivering", deliveries.c.lease_until < now),
+    window = {"now": now, "window": limit * 4}
+    rows = connection.execute(_LAPSED, window).all()
+    window["window"] -= len(rows)
+    rows += connection.execute(_PENDING, window).all()
+    counts = dict(busy)
+    taken: list[Claimed] = []
+    cancelled: list[int] = []
+    for row in rows:
+        if _closed(row, now):
+            cancelled.append(row.id)
+            continue
+        endpoint = row.websub_subscription_id or row.subscription_id
+        if len(taken) >= limit or counts.get(endpoint, 0) >= per_endpoint:
+            continue
+        counts[endpoint] = counts.get(endpoint, 0) + 1
+        taken.append(_claimed(row))
+    if taken:
+        connection.execute(_TAKE, {"ids": [c.id for c in taken], "until": now + lease})
+    if cancelled:
+        connection.execute(_CANCEL, {"ids": cancelled})
+    return taken
+
+
+def _endpoints() -> Any:
+    """Deliveries with whichever endpoint each names (and a webhook's event)."""
+    return (
+        deliveries.outerjoin(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+        .outerjoin(events, events.c.id == deliveries.c.event_id)
+        .outerjoin(
+            websub_subscriptions,
+            websub_subscriptions.c.id == deliveries.c.websub_subscription_id,
+        )
     )
-    query = (
+
+
+def _due(condition: Any) -> Any:
+    """The first ``:window`` deliveries meeting ``condition``, oldest due first, locked.
+
+    ``claim`` asks for lapsed leases, then pending rows, in two statements rather than one with
+    OR: each then reads ``ix_deliveries_due`` in its order and stops at the window, where the
+    OR made SQLite sort every due row on each claim (200 ms a round with 200,000 pending).
+    Ties go by the index (insertion order on both stores), so no sort on ``id`` is asked for.
+    """
+    return (
         select(
             deliveries.c.id,
             deliveries.c.message_id,
@@ -151,55 +190,66 @@ def claim(
             websub_subscriptions.c.expires_at,
         )
         .select_from(_endpoints())
-        .where(due)
-        .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
-        .limit(limit * 4)
+        .where(condition)
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(bindparam("window"))
         .with_for_update(of=deliveries, skip_locked=True)
     )
-    counts = dict(busy)
-    taken: list[Claimed] = []
-    cancelled: list[int] = []
-    for row in connection.execute(query):
-        claimed = _claimed(row, now)
-        if claimed is None:
-            cancelled.append(row.id)
-            continue
-        endpoint = claimed.subscription_id
-        if len(taken) >= limit or counts.get(endpoint, 0) >= per_endpoint:
-            continue
-        counts[endpoint] = counts.get(endpoint, 0) + 1
-        taken.append(claimed)
-    if taken:
-        connection.execute(
-            update(deliveries)
-            .where(deliveries.c.id.in_([c.id for c in taken]))
-            .values(status="delivering", lease_until=now + lease)
-        )
-    if cancelled:
-        connection.execute(
-            update(deliveries).where(deliveries.c.id.in_(cancelled)).values(status="cancelled")
-        )
-    return taken
 
 
-def _endpoints() -> Any:
-    """Deliveries with whichever endpoint each names (and a webhook's event)."""
-    return (
-        deliveries.outerjoin(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
-        .outerjoin(events, events.c.id == deliveries.c.event_id)
-        .outerjoin(
-            websub_subscriptions,
-            websub_subscriptions.c.id == deliveries.c.websub_subscription_id,
-        )
+# The statements of every round, built once: building and keying them anew each round cost
+# about as much as running them.
+_LAPSED = _due(
+    and_(deliveries.c.status == "delivering", deliveries.c.lease_until < bindparam("now"))
+)
+_PENDING = _due(
+    and_(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= bindparam("now"))
+)
+_TAKE = (
+    update(deliveries)
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status="delivering", lease_until=bindparam("until"))
+)
+_CANCEL = (
+    update(deliveries)
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status="cancelled")
+)
+_RECORD_ATTEMPTS = insert(delivery_attempts)
+_DELIVERED = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "delivering")
+    .values(
+        status="delivered",
+        attempts=bindparam("b_attempts"),
+        last_status=bindparam("b_status"),
+        last_error=None,
+        lease_until=None,
+        delivered_at=bindparam("b_at"),
     )
+)
+_RECOVERED = (
+    update(subscriptions)
+    .where(
+        subscriptions.c.id.in_(bindparam("ids", expanding=True)),
+        subscriptions.c.failing_since.is_not(None),
+    )
+    .values(failing_since=None)
+)
 
 
-def _claimed(row: Any, now: datetime) -> Claimed | None:
-    """The delivery as it will be sent, or None if its endpoint takes no more deliveries (a
-    disabled webhook subscription, an expired WebSub lease)."""
+def _closed(row: Any, now: datetime) -> bool:
+    """Whether the row's endpoint takes no more deliveries (a disabled webhook subscription, an
+    expired WebSub lease)."""
     if row.websub_subscription_id is not None:
-        if row.expires_at <= now:
-            return None
+        return bool(row.expires_at <= now)
+    return not row.enabled
+
+
+def _claimed(row: Any) -> Claimed:
+    """The delivery as it will be sent; built only for rows taken, as a webhook's body costs a
+    serialisation."""
+    if row.websub_subscription_id is not None:
         return Claimed(
             row.id,
             row.message_id,
@@ -210,8 +260,6 @@ def _claimed(row: Any, now: datetime) -> Claimed | None:
             b"",
             Topic(row.path, row.topic),
         )
-    if not row.enabled:
-        return None
     return Claimed(
         row.id,
         row.message_id,
@@ -241,7 +289,7 @@ def settle(
         return reports
     results = sorted(results, key=lambda result: (result[0].subscription_id, result[0].id))
     connection.execute(
-        insert(delivery_attempts),
+        _RECORD_ATTEMPTS,
         [
             {
                 "delivery_id": claimed.id,
@@ -295,27 +343,14 @@ def _settle_delivered(
     if not delivered:
         return
     connection.execute(
-        update(deliveries)
-        .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "delivering")
-        .values(
-            status="delivered",
-            attempts=bindparam("b_attempts"),
-            last_status=bindparam("b_status"),
-            last_error=None,
-            lease_until=None,
-            delivered_at=bindparam("b_at"),
-        ),
+        _DELIVERED,
         [
             {"b_id": c.id, "b_attempts": c.attempts + 1, "b_status": a.status, "b_at": at}
             for c, a, at in delivered
         ],
     )
     recovered = sorted({c.subscription_id for c, _, _ in delivered if c.topic is None})
-    connection.execute(
-        update(subscriptions)
-        .where(subscriptions.c.id.in_(recovered), subscriptions.c.failing_since.is_not(None))
-        .values(failing_since=None)
-    )
+    connection.execute(_RECOVERED, {"ids": recovered})
 
 
 def _gone(connection: Connection, claimed: Claimed, at: datetime) -> str:
