@@ -1,8 +1,8 @@
 """The delivery loop: claim due deliveries, post them concurrently, settle the results.
 
 One loop thread talks to the store (claims and settlements in batches, so the database is not
-the bottleneck); a pool of ``push.max_concurrency`` threads does the HTTP, each with its own
-keep-alive session. A per-endpoint cap keeps one slow or dead endpoint from holding every
+the bottleneck); a pool of ``push.max_concurrency`` threads does the HTTP over keep-alive
+connections they share. A per-endpoint cap keeps one slow or dead endpoint from holding every
 thread, so the others are never delayed by it.
 
 Webhooks and WebSub content distribution go through the same loop; they differ only in what is
@@ -50,8 +50,8 @@ class Deliverer(PollingWorker):
         self.config = config
         self.engine = engine
         self.clock = clock
-        self.sender = Sender(allow_private=config.push.allow_private_targets)
         self.slots = max(1, config.push.max_concurrency)
+        self.sender = Sender(allow_private=config.push.allow_private_targets, threads=self.slots)
         self.per_endpoint = max(1, self.slots // 4)
         self.timeout = config.push.timeout_seconds
         # Long enough that a live worker always settles before anyone else may take over.

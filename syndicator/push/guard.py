@@ -16,7 +16,7 @@ from functools import partial
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from operator import attrgetter
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -98,6 +98,15 @@ def _refuse_private(target: str, addresses: Iterable[IPAddress]) -> None:
             raise TargetRefused(target, reason, address)
 
 
+def check_scheme(url: str) -> SplitResult:
+    """`url`'s parts, if it is http(s): nothing else is ever sent to, whatever the transport
+    would accept."""
+    parts = urlsplit(url)
+    if parts.scheme not in ALLOWED_SCHEMES:
+        raise TargetRefused(url, f"the scheme {parts.scheme!r} is not http or https")
+    return parts
+
+
 def check_target(url: str, *, allow_private: bool) -> None:
     """Refuse `url` unless it is http(s) and, without `allow_private`, every address of its
     host is public.
@@ -106,9 +115,7 @@ def check_target(url: str, *, allow_private: bool) -> None:
     the last word: DNS may answer differently when the worker connects, which is why
     `GuardedAdapter` checks again the addresses it actually connects to.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ALLOWED_SCHEMES:
-        raise TargetRefused(url, f"the scheme {parts.scheme!r} is not http or https")
+    parts = check_scheme(url)
     if not parts.hostname:
         raise TargetRefused(url, "the URL has no host")
     try:
@@ -134,17 +141,20 @@ class _PinnedConnectionMixin:
     """
 
     _dns_host: str
+    # The thread the pool has lent this connection to, None while it is idle in the pool.
+    borrower: int | None = None
     host: str
     port: int
     timeout: Any
     source_address: tuple[str, int] | None
     socket_options: Any
+    sock: socket.socket | None
 
     def __init__(
         self,
         *args: Any,
         allow_private: bool,
-        on_open: Callable[[HTTPConnection], None],
+        on_open: Callable[["_PinnedConnectionMixin"], None],
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -198,13 +208,28 @@ class _PinnedHTTPSConnection(_PinnedConnectionMixin, HTTPSConnection):
     """https:// through the pinned, checked connect; TLS still verifies the host name."""
 
 
-class _PinnedHTTPConnectionPool(HTTPConnectionPool):
+class _LendingPoolMixin:
+    """Marks each connection with the thread it is lent to, so that a deadline cuts that
+    thread's exchange and nothing else on the shared pools."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        connection = super()._get_conn(timeout)  # type: ignore[misc]
+        connection.borrower = threading.get_ident()
+        return connection
+
+    def _put_conn(self, conn: Any) -> None:
+        if conn is not None:
+            conn.borrower = None
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _PinnedHTTPConnectionPool(_LendingPoolMixin, HTTPConnectionPool):
     """Hands out pinned connections; the guard settings reach them as connection arguments."""
 
     ConnectionCls = _PinnedHTTPConnection
 
 
-class _PinnedHTTPSConnectionPool(HTTPSConnectionPool):
+class _PinnedHTTPSConnectionPool(_LendingPoolMixin, HTTPSConnectionPool):
     """Hands out pinned TLS connections; the guard settings reach them as connection arguments."""
 
     ConnectionCls = _PinnedHTTPSConnection
@@ -214,14 +239,15 @@ class GuardedAdapter(HTTPAdapter):
     """The requests transport for every push: connects only to addresses it has checked, refuses
     proxies, and can cut its connections from another thread.
 
-    Mount it for both `http://` and `https://` on a Session. With `allow_private` the addresses
-    are still resolved once and pinned, only not refused (tests, intranet deployments).
+    Send through it directly, or mount it for both `http://` and `https://` on a Session. With
+    `allow_private` the addresses are still resolved once and pinned, only not refused (tests,
+    intranet deployments).
     """
 
     def __init__(self, *, allow_private: bool, **kwargs: Any) -> None:
         # Set first: HTTPAdapter.__init__ builds the pool manager, which needs them.
         self.allow_private = allow_private
-        self._connections: weakref.WeakSet[HTTPConnection] = weakref.WeakSet()
+        self._connections: weakref.WeakSet[_PinnedConnectionMixin] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
         super().__init__(**kwargs)
 
@@ -237,15 +263,15 @@ class GuardedAdapter(HTTPAdapter):
         """A proxy connects on our behalf to addresses this guard never sees."""
         raise TargetRefused(proxy, "sending through a proxy would bypass the address check")
 
-    def interrupt(self) -> None:
-        """Shut down the socket of every connection this adapter opened.
+    def interrupt(self, borrower: int) -> None:
+        """Shut down the socket of every connection lent to the thread `borrower`.
 
         Socket timeouts bound each read, not a whole exchange; a deadline needs another thread
-        to wake the blocked read, and shutdown does that at once, TLS included. Idle pooled
-        connections are cut too and simply reconnect when next used.
+        to wake the blocked read, and shutdown does that at once, TLS included. The pools are
+        shared by every thread of a sender, so only the late thread's connections are cut.
         """
         with self._connections_lock:
-            connections = list(self._connections)
+            connections = [c for c in self._connections if c.borrower == borrower]
         for connection in connections:
             sock = connection.sock
             if isinstance(sock, socket.socket):
@@ -255,6 +281,6 @@ class GuardedAdapter(HTTPAdapter):
                     # connection error the HTTP stack knows how to handle.
                     socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
-    def _track(self, connection: HTTPConnection) -> None:
+    def _track(self, connection: _PinnedConnectionMixin) -> None:
         with self._connections_lock:
             self._connections.add(connection)

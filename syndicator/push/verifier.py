@@ -10,11 +10,13 @@ that trickles its answer holds one verifier thread for ``push.timeout_seconds`` 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -24,9 +26,9 @@ from urllib3.exceptions import HTTPError as TransportError
 
 from syndicator.config import Config
 from syndicator.push import websub
-from syndicator.push.guard import TargetRefused
+from syndicator.push.guard import GuardedAdapter, TargetRefused
 from syndicator.push.polling import PollingWorker
-from syndicator.push.sender import _open_transport, _Watchdog
+from syndicator.push.sender import Deadlines
 from syndicator.push.websub import HubRequest, PendingRequest
 
 log = logging.getLogger("syndicator.websub")
@@ -56,18 +58,23 @@ def verification_url(request: HubRequest, challenge: str) -> str:
 def verify_intent(request: HubRequest, *, allow_private: bool, timeout: float) -> str | None:
     """Ask the subscriber; None when it confirmed, else why the request is not verified."""
     challenge = secrets.token_urlsafe(32)
-    session, adapter = _open_transport(allow_private, USER_AGENT)
-    with session, _Watchdog(timeout, adapter.interrupt) as watchdog:
+    url = verification_url(request, challenge)
+    adapter = GuardedAdapter(allow_private=allow_private)
+    deadlines = Deadlines()
+    cut = partial(adapter.interrupt, threading.get_ident())
+    with (
+        contextlib.closing(adapter),
+        contextlib.closing(deadlines),
+        deadlines.watch(timeout, cut) as watch,
+    ):
         try:
-            with session.get(
-                verification_url(request, challenge),
-                timeout=timeout,
-                allow_redirects=False,
-                stream=True,
-            ) as response:
+            # Straight to the adapter, as the sender does: nothing from the environment, no
+            # cookies, no redirects.
+            get = requests.Request("GET", url, headers={"User-Agent": USER_AGENT}).prepare()
+            with adapter.send(get, stream=True, timeout=timeout) as response:
                 body = response.raw.read(len(challenge) + _SPARE_BYTES, decode_content=True)
         except (requests.RequestException, TransportError, OSError, TargetRefused) as error:
-            late = " (deadline passed)" if watchdog.fired else ""
+            late = " (deadline passed)" if watch.fired else ""
             return f"no answer from the callback{late}: {error}"
     if not 200 <= response.status_code < 300:
         return f"the callback answered HTTP {response.status_code}"

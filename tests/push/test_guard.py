@@ -203,7 +203,7 @@ def test_interrupt_wakes_a_blocked_tls_read(serve):
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n"
     receiver = serve(trickle(head, b"x" * 60), tls=True)  # 6 s of body
     session, adapter = guarded_session(allow_private=True)
-    threading.Timer(0.5, adapter.interrupt).start()
+    threading.Timer(0.5, adapter.interrupt, args=(threading.get_ident(),)).start()
 
     started = time.monotonic()
     with pytest.raises(requests.RequestException):
