@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from syndicator.events import Event
 from syndicator.push import subscriptions as subs
@@ -144,7 +144,12 @@ def claim(
         counts[endpoint] = counts.get(endpoint, 0) + 1
         taken.append(_claimed(row))
     if taken:
-        connection.execute(_TAKE, {"ids": [c.id for c in taken], "until": now + lease})
+        won = set(
+            connection.execute(
+                _TAKE, {"ids": [c.id for c in taken], "now": now, "until": now + lease}
+            ).scalars()
+        )
+        taken = [claimed for claimed in taken if claimed.id in won]
     if cancelled:
         connection.execute(_CANCEL, {"ids": cancelled})
     return taken
@@ -199,16 +204,24 @@ def _due(condition: Any) -> Any:
 
 # The statements of every round, built once: building and keying them anew each round cost
 # about as much as running them.
-_LAPSED = _due(
-    and_(deliveries.c.status == "delivering", deliveries.c.lease_until < bindparam("now"))
+_LEASE_LAPSED = and_(
+    deliveries.c.status == "delivering", deliveries.c.lease_until < bindparam("now")
 )
-_PENDING = _due(
-    and_(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= bindparam("now"))
+_PENDING_DUE = and_(
+    deliveries.c.status == "pending", deliveries.c.next_attempt_at <= bindparam("now")
 )
+_LAPSED = _due(_LEASE_LAPSED)
+_PENDING = _due(_PENDING_DUE)
+# Taken only if still due: on SQLite the rows were read before this transaction took the write
+# lock, so another deliverer may have taken them since; the ids returned are the rows won.
 _TAKE = (
     update(deliveries)
-    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+    .where(
+        deliveries.c.id.in_(bindparam("ids", expanding=True)),
+        or_(_PENDING_DUE, _LEASE_LAPSED),
+    )
     .values(status="delivering", lease_until=bindparam("until"))
+    .returning(deliveries.c.id)
 )
 _CANCEL = (
     update(deliveries)

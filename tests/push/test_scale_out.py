@@ -1,4 +1,7 @@
-"""Several ``syndicator run`` processes on one PostgreSQL store: split work, lose nothing."""
+"""Several ``syndicator run`` processes on one store: split work, lose nothing.
+
+PostgreSQL is the scale-out store; SQLite takes extra deliverers on one machine too.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +26,14 @@ def cluster(postgres_url: str, worker_site) -> tuple[Path, list[Receiver]]:
     return worker_site(postgres_url, RECEIVERS)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_cluster(request: pytest.FixtureRequest, tmp_path: Path, worker_site):
+    """A config on either store and ten subscribed receivers."""
+    if request.param == "sqlite":
+        return worker_site(f"sqlite:///{tmp_path / 'store' / 'syndicator.db'}", RECEIVERS)
+    return request.getfixturevalue("cluster")
+
+
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -43,8 +54,8 @@ def _all_arrived(receivers: list[Receiver], count: int) -> bool:
     return all(len(_per_item(r)) >= count for r in receivers)
 
 
-def test_three_deliverers_one_scanner_exactly_once(cluster, start_worker):
-    config, receivers = cluster
+def test_three_deliverers_one_scanner_exactly_once(any_cluster, start_worker):
+    config, receivers = any_cluster
     start_worker(config, "--role", "scanner")
     for _ in range(3):
         start_worker(config, "--role", "deliverer")
