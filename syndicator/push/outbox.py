@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, false, func, insert, select, update
 
 from syndicator.events import Event
 from syndicator.push import subscriptions as subs
@@ -213,12 +213,18 @@ _PENDING_DUE = and_(
 _LAPSED = _due(_LEASE_LAPSED)
 _PENDING = _due(_PENDING_DUE)
 # Taken only if still due: on SQLite the rows were read before this transaction took the write
-# lock, so another deliverer may have taken them since; the ids returned are the rows won.
+# lock, so another deliverer may have taken them since; the ids returned are the rows won. A
+# CASE, not an OR of the two conditions: SQLite would answer that OR through the due index,
+# visiting every due row (50 ms a round with 200,000 pending) instead of the ids asked for.
 _TAKE = (
     update(deliveries)
     .where(
         deliveries.c.id.in_(bindparam("ids", expanding=True)),
-        or_(_PENDING_DUE, _LEASE_LAPSED),
+        case(
+            (deliveries.c.status == "pending", _PENDING_DUE),
+            (deliveries.c.status == "delivering", _LEASE_LAPSED),
+            else_=false(),
+        ),
     )
     .values(status="delivering", lease_until=bindparam("until"))
     .returning(deliveries.c.id)
