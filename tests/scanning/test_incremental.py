@@ -7,29 +7,16 @@ whole site into a second folder, and the two folders must be byte-identical.
 
 from __future__ import annotations
 
-import filecmp
 import random
 from pathlib import Path
 
-from syndicator.config import Config, with_overrides
 from syndicator.scanner import Scanner
 from syndicator.store.database import open_engine
 
-from .conftest import at
+from .conftest import at, differences, paged_config
 
 CATEGORIES = ["News", "Sport", "Culture"]
 TAGS = ["a", "b", "c", "d", "e"]
-
-
-def _config(content: Path, output: Path, store_url: str) -> Config:
-    return with_overrides(
-        Config(),
-        site={"base_url": "https://example.org"},
-        content={"dirs": [str(content)]},
-        output={"dir": str(output)},
-        store={"url": store_url},
-        feeds={"max_items": 3},
-    )
 
 
 def _write(path: Path, rng: random.Random, n: int) -> None:
@@ -45,27 +32,6 @@ def _write(path: Path, rng: random.Random, n: int) -> None:
     )
 
 
-def _differences(left: Path, right: Path) -> list[str]:
-    found: list[str] = []
-
-    def walk(compare: filecmp.dircmp[str], prefix: str) -> None:
-        found.extend(
-            f"only in incremental: {prefix}{n}" for n in compare.left_only if not n.startswith(".")
-        )
-        found.extend(
-            f"only in full: {prefix}{n}" for n in compare.right_only if not n.startswith(".")
-        )
-        _, mismatch, errors = filecmp.cmpfiles(
-            left / prefix, right / prefix, compare.common_files, shallow=False
-        )
-        found.extend(f"differs: {prefix}{n}" for n in mismatch + errors if not n.startswith("."))
-        for name, sub in compare.subdirs.items():
-            walk(sub, f"{prefix}{name}/")
-
-    walk(filecmp.dircmp(left, right), "")
-    return found
-
-
 def test_random_edits_render_like_a_full_build(tmp_path, store_url):
     content = tmp_path / "_posts"
     content.mkdir()
@@ -73,7 +39,7 @@ def test_random_edits_render_like_a_full_build(tmp_path, store_url):
     for n in range(12):
         _write(content / f"doc{n}.md", rng, n)
     engine = open_engine(store_url)
-    live = Scanner(_config(content, tmp_path / "out", store_url), engine)
+    live = Scanner(paged_config(content, tmp_path / "out", store_url), engine)
     live.scan(at(0))
     for step in range(1, 40):
         existing = sorted(content.glob("*.md"))
@@ -98,6 +64,6 @@ def test_random_edits_render_like_a_full_build(tmp_path, store_url):
         live.scan(at(step * 60), paths=paths)
 
         full_output = tmp_path / f"full{step}"
-        Scanner(_config(content, full_output, store_url), engine).scan(at(step * 60))
-        assert _differences(tmp_path / "out", full_output) == [], f"after step {step} ({action})"
+        Scanner(paged_config(content, full_output, store_url), engine).scan(at(step * 60))
+        assert differences(tmp_path / "out", full_output) == [], f"after step {step} ({action})"
     engine.dispose()

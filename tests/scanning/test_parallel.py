@@ -17,8 +17,7 @@ from syndicator.output.writer import MANIFEST
 from syndicator.scanner import Scanner
 from syndicator.store.database import open_engine
 
-from .conftest import at
-from .test_incremental import _config, _differences
+from .conftest import at, differences, paged_config
 
 DOCUMENTS = parallel.INLINE_BELOW + 50
 
@@ -36,7 +35,7 @@ def _site(content: Path) -> None:
 def _build(content: Path, output: Path, tmp_path: Path) -> int:
     url = f"sqlite:///{tmp_path / output.name}.db"
     engine = open_engine(url)
-    scanner = Scanner(_config(content, output, url), engine)
+    scanner = Scanner(paged_config(content, output, url), engine)
     result = scanner.scan(at(0))
     engine.dispose()
     return len(result.report.written)
@@ -51,7 +50,7 @@ def test_forked_stages_write_what_one_process_writes(tmp_path, monkeypatch):
     inline = _build(content, tmp_path / "inline", tmp_path)
 
     assert forked == inline > 3 * (DOCUMENTS - 50)
-    assert _differences(tmp_path / "forked", tmp_path / "inline") == []
+    assert differences(tmp_path / "forked", tmp_path / "inline") == []
     listed = set((tmp_path / "forked" / MANIFEST).read_text().split())
     on_disk = {
         str(p.relative_to(tmp_path / "forked"))
