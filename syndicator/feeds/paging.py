@@ -17,6 +17,9 @@ MEDIA_TYPES = {
     "atom": "application/atom+xml",
     "json": "application/feed+json",
 }
+# Feed documents by file name, as served and as pushed to hub subscribers: the name, not the
+# extension, says which format a file is.
+FEED_MEDIA_TYPES = {FILENAMES[fmt]: f"{MEDIA_TYPES[fmt]}; charset=utf-8" for fmt in FILENAMES}
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,12 +27,12 @@ from urllib.parse import quote, unquote
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from syndicator.config import Config
+from syndicator.feeds.paging import FEED_MEDIA_TYPES
 from syndicator.push import outbox
 from syndicator.push.guard import TargetRefused, check_target
 from syndicator.push.outbox import Topic
 from syndicator.push.signing import WEBSUB_SIGNATURE_HEADER, websub_signature
 from syndicator.store.schema import deliveries, websub_requests, websub_subscriptions
-from syndicator.web.static import FEED_MEDIA_TYPES
 
 MODES = ("subscribe", "unsubscribe")
 MAX_SECRET_BYTES = 200

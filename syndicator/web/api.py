@@ -26,13 +26,13 @@ from sqlalchemy import Connection, Engine, func, select
 
 from syndicator.config import Config
 from syndicator.events import EventType
+from syndicator.feeds.paging import FEED_MEDIA_TYPES
 from syndicator.push import outbox, websub
 from syndicator.push import subscriptions as subs
 from syndicator.push.guard import TargetRefused
 from syndicator.push.websub import Topics
 from syndicator.store.schema import items, websub_subscriptions
 from syndicator.web.problems import responses
-from syndicator.web.static import FEED_MEDIA_TYPES
 
 MAX_ID = 2**31 - 1
 """Delivery ids are 32-bit integers in PostgreSQL; a larger one cannot exist."""

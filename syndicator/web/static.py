@@ -46,12 +46,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
-FEED_MEDIA_TYPES: Final[dict[str, str]] = {
-    "rss.xml": "application/rss+xml; charset=utf-8",
-    "atom.xml": "application/atom+xml; charset=utf-8",
-    "feed.json": "application/feed+json; charset=utf-8",
-}
-"""Feed documents by file name: the name, not the extension, says which format a file is."""
+from syndicator.feeds.paging import FEED_MEDIA_TYPES
 
 _SUFFIX_MEDIA_TYPES: Final[dict[str, str]] = {
     ".opml": "text/x-opml; charset=utf-8",
