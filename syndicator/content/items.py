@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from syndicator.config import Config
-from syndicator.content.dates import DateError, date_from_filename, to_datetime
+from syndicator.content.dates import FILENAME_DATE, DateError, date_from_filename, to_datetime
 from syndicator.content.documents import Document, DocumentError, parse_document
 from syndicator.content.markup import (
     absolute_url,
@@ -17,8 +17,8 @@ from syndicator.content.markup import (
     render_markdown,
     strip_xml_forbidden,
 )
-from syndicator.content.scan import Source
 from syndicator.content.slugs import name_slug, url_slug
+from syndicator.content.sources import Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,6 @@ class ReadResult:
         return self.item is not None or any(p.severity == "error" for p in self.problems)
 
 
-_DATE_PREFIX = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}-")
 _PLACEHOLDER = re.compile(r":([a-z_]+)")
 _KEY_PART = re.compile(r"^([^\[\]]+)((?:\[\d+\])*)$")
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -101,7 +100,7 @@ def build_item(
     meta = document.front_matter
     warnings: list[tuple[int | None, str]] = []
     filename = source.key.rpartition("/")[2]
-    stem = _DATE_PREFIX.sub("", filename.rsplit(".", 1)[0] if "." in filename else filename)
+    stem = FILENAME_DATE.sub("", filename.rsplit(".", 1)[0] if "." in filename else filename)
 
     title = _text(meta.get("title"))
     if not title:

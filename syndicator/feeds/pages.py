@@ -9,17 +9,19 @@ from lxml.builder import E
 
 from syndicator.catalog import FeedSpec
 from syndicator.feeds.context import SiteContext
-from syndicator.feeds.paging import FILENAMES, MEDIA_TYPES
+from syndicator.feeds.paging import page_path
+from syndicator.vocabulary import FORMATS, FormatName
 
-_FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 _SECTIONS = (("site", "Site"), ("category", "Categories"), ("tag", "Tags"))
 
 
-def _feed_path(feed: FeedSpec, fmt: str) -> str:
-    return f"{feed.path}/{FILENAMES[fmt]}" if feed.path else FILENAMES[fmt]
+def _feed_path(feed: FeedSpec, fmt: FormatName) -> str:
+    return page_path(feed.path, None, fmt)
 
 
-def render_index(feeds: Sequence[FeedSpec], formats: Sequence[str], site: SiteContext) -> bytes:
+def render_index(
+    feeds: Sequence[FeedSpec], formats: Sequence[FormatName], site: SiteContext
+) -> bytes:
     """Autodiscovery ``<link rel="alternate">`` for every feed, and a plain list to click."""
     head = E.head(
         E.meta(charset="utf-8"),
@@ -31,8 +33,8 @@ def render_index(feeds: Sequence[FeedSpec], formats: Sequence[str], site: SiteCo
             head.append(
                 E.link(
                     rel="alternate",
-                    type=MEDIA_TYPES[fmt],
-                    title=f"{site.feed_title(feed)} ({_FORMAT_NAMES[fmt]})",
+                    type=FORMATS[fmt].media_type,
+                    title=f"{site.feed_title(feed)} ({FORMATS[fmt].label})",
                     href=site.url(_feed_path(feed, fmt)),
                 )
             )
@@ -47,7 +49,7 @@ def render_index(feeds: Sequence[FeedSpec], formats: Sequence[str], site: SiteCo
             label = feed.name or site.title
             row = E.li(f"{label} ({feed.size}) ")
             for fmt in formats:
-                row.append(E.a(_FORMAT_NAMES[fmt], href=_feed_path(feed, fmt)))
+                row.append(E.a(FORMATS[fmt].label, href=_feed_path(feed, fmt)))
                 row.append(E.span(" "))
             listing.append(row)
         body.append(listing)
@@ -55,7 +57,9 @@ def render_index(feeds: Sequence[FeedSpec], formats: Sequence[str], site: SiteCo
     return b"<!DOCTYPE html>\n" + etree.tostring(page, method="html", encoding="utf-8") + b"\n"
 
 
-def render_opml(feeds: Sequence[FeedSpec], formats: Sequence[str], site: SiteContext) -> bytes:
+def render_opml(
+    feeds: Sequence[FeedSpec], formats: Sequence[FormatName], site: SiteContext
+) -> bytes:
     """One outline per feed (in its preferred format), so one import subscribes to each once."""
     fmt = next(f for f in ("atom", "rss", "json") if f in formats)
     body = E.body()

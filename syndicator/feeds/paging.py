@@ -10,16 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from syndicator.catalog import Entry, FeedSpec
-
-FILENAMES = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
-MEDIA_TYPES = {
-    "rss": "application/rss+xml",
-    "atom": "application/atom+xml",
-    "json": "application/feed+json",
-}
-# Feed documents by file name, as served and as pushed to hub subscribers: the name, not the
-# extension, says which format a file is.
-FEED_MEDIA_TYPES = {FILENAMES[fmt]: f"{MEDIA_TYPES[fmt]}; charset=utf-8" for fmt in FILENAMES}
+from syndicator.vocabulary import FORMATS, FormatName
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,17 +22,18 @@ class Page:
     archives: int
     entries: tuple[Entry, ...]
 
-    def path(self, fmt: str, number: int | None = -1) -> str:
+    def path(self, fmt: FormatName, number: int | None = -1) -> str:
         """Relative output path of this page (or of page ``number`` of the same feed)."""
         return page_path(self.feed.path, self.number if number == -1 else number, fmt)
 
 
-def page_path(feed_path: str, number: int | None, fmt: str) -> str:
+def page_path(feed_path: str, number: int | None, fmt: FormatName) -> str:
     """Where page ``number`` (None: the current one) of the feed in ``feed_path`` lives."""
     folder = feed_path
     if number is not None:
         folder = f"{folder}/archive/{number}" if folder else f"archive/{number}"
-    return f"{folder}/{FILENAMES[fmt]}" if folder else FILENAMES[fmt]
+    filename = FORMATS[fmt].filename
+    return f"{folder}/{filename}" if folder else filename
 
 
 def archive_count(size: int, max_items: int) -> int:

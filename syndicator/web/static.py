@@ -46,7 +46,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
-from syndicator.feeds.paging import FEED_MEDIA_TYPES
+from syndicator.vocabulary import FEED_MEDIA_TYPES
 
 _SUFFIX_MEDIA_TYPES: Final[dict[str, str]] = {
     ".opml": "text/x-opml; charset=utf-8",

@@ -18,11 +18,12 @@ from sqlalchemy import Engine
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from syndicator.build import content_dirs
+from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import Config
+from syndicator.engine.pipeline import ScanResult
 from syndicator.push.deliverer import Deliverer
-from syndicator.scanner import Scanner, ScanResult
 from syndicator.store.database import ScannerLock, StoreError
+from syndicator.vocabulary import Role
 from syndicator.web.app import create_app
 from syndicator.web.server import Server
 
@@ -58,18 +59,16 @@ class Worker:
     """The roles of one ``syndicator run`` process: scanning, delivering, or both."""
 
     def __init__(
-        self, config: Config, engine: Engine, *, role: str = "all", clock: Clock = system_clock
+        self, config: Config, engine: Engine, *, role: Role = Role.ALL, clock: Clock = system_clock
     ) -> None:
         self.config = config
         self.engine = engine
         self.clock = clock
-        self.scans = role in ("all", "scanner")
-        self.scanner = Scanner(config, engine)
+        self.scans = role.scans
+        self.pipeline = announcing_pipeline(config, engine)
         self.lock = ScannerLock(engine)
-        sole = role == "all" and engine.dialect.name == "sqlite"
-        self.deliverer = (
-            Deliverer(config, engine, sole_deliverer=sole) if role in ("all", "deliverer") else None
-        )
+        sole = role == Role.ALL and engine.dialect.name == "sqlite"
+        self.deliverer = Deliverer(config, engine, sole_deliverer=sole) if role.delivers else None
         self.server = (
             Server(
                 create_app(
@@ -78,7 +77,7 @@ class Worker:
                 host=config.server.host,
                 port=config.server.port,
             )
-            if role in ("all", "web")
+            if role.serves
             else None
         )
         self._scan_lock = threading.Lock()
@@ -127,7 +126,7 @@ class Worker:
         if self.config.schedule.watch:
             observer = Observer()
             handler = _Changes(self._changed)
-            for folder in content_dirs(self.config):
+            for folder in self.config.content.paths:
                 observer.schedule(handler, str(folder), recursive=True)
             observer.start()
             self._observer = observer
@@ -152,7 +151,7 @@ class Worker:
         """A scan of the whole folder, or of ``paths`` only (as the watcher reported them)."""
         with self._scan_lock:
             try:
-                result = self.scanner.scan(self.clock(), paths=paths)
+                result = self.pipeline.scan(self.clock(), paths=paths)
             except Exception:
                 log.exception("scan failed; the next one will try again")
                 return None

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from syndicator import parallel
+from syndicator.announce.announcer import announcing_pipeline
 from syndicator.output.writer import MANIFEST
-from syndicator.scanner import Scanner
 from syndicator.store.database import open_engine
 
 from .conftest import at, differences, paged_config
@@ -35,7 +35,7 @@ def _site(content: Path) -> None:
 def _build(content: Path, output: Path, tmp_path: Path) -> int:
     url = f"sqlite:///{tmp_path / output.name}.db"
     engine = open_engine(url)
-    scanner = Scanner(paged_config(content, output, url), engine)
+    scanner = announcing_pipeline(paged_config(content, output, url), engine)
     result = scanner.scan(at(0))
     engine.dispose()
     return len(result.report.written)
