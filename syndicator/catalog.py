@@ -178,13 +178,13 @@ class LiveCatalog:
             if (move := self._settle(key, now, updated_at, delta))
         ]
         # Leave first, on still-sorted orders; then join (a large batch appends, then sorts).
-        for old, _ in moves:
-            if old is not None:
-                self._leave(old, delta)
+        for leaving, _ in moves:
+            if leaving is not None:
+                self._leave(leaving, delta)
         bulk = len(moves) > 64
-        for _, new in moves:
-            if new is not None:
-                self._join(new, delta, bulk=bulk)
+        for _, joining in moves:
+            if joining is not None:
+                self._join(joining, delta, bulk=bulk)
         if bulk:
             for path in delta.shifted:
                 if path in self._feeds:

@@ -71,9 +71,9 @@ def merge(
     for read in reads:
         key = read.source.key
         old = current.get(key)
-        stat = {"size": read.source.size, "mtime_ns": read.source.mtime_ns}
+        size, mtime_ns = read.source.size, read.source.mtime_ns
         if read.result is None and old is not None:
-            record = replace(old, **stat)
+            record = replace(old, size=size, mtime_ns=mtime_ns)
         elif read.result is not None and read.result.is_document:
             result = read.result
             item = result.item if result.item is not None else (old.item if old else None)
@@ -83,7 +83,8 @@ def merge(
                 first_seen=old.first_seen if old else now,
                 item=item,
                 problems=result.problems,
-                **stat,
+                size=size,
+                mtime_ns=mtime_ns,
             )
         else:
             if current.pop(key, None) is not None:

@@ -61,7 +61,8 @@ def render_opml(
     feeds: Sequence[FeedSpec], formats: Sequence[FormatName], site: SiteContext
 ) -> bytes:
     """One outline per feed (in its preferred format), so one import subscribes to each once."""
-    fmt = next(f for f in ("atom", "rss", "json") if f in formats)
+    preferred: tuple[FormatName, ...] = ("atom", "rss", "json")
+    fmt = next(f for f in preferred if f in formats)
     body = E.body()
     for kind, heading in _SECTIONS:
         members = [f for f in feeds if f.kind == kind]

@@ -184,7 +184,9 @@ def append_events(connection: Connection, new: Sequence[Event], occurred_at: dat
                 data=event.data,
             )
         )
-        ids.append(int(result.inserted_primary_key[0]))
+        key = result.inserted_primary_key
+        assert key is not None  # an INSERT of one row always has one
+        ids.append(int(key[0]))
     return ids
 
 

@@ -17,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import Config
@@ -84,7 +85,7 @@ class Worker:
         self._pending_lock = threading.Lock()
         self._pending: set[str] | None = set()
         self._scheduler = BackgroundScheduler(timezone=UTC)
-        self._observer: Observer | None = None
+        self._observer: BaseObserver | None = None
 
     def start(self) -> None:
         """Take the roles. A second scanner on SQLite is refused; on PostgreSQL it stands by
