@@ -103,11 +103,9 @@ def test_check_prints_builds_summary_and_reads_its_store(tmp_path, run_cli):
     line = "9 documents: 5 published, 1 drafts, 1 scheduled"
     assert build.code == before.code == after.code == 1  # broken.md is an error
     for result in (build, before, after):
-        assert (
-            [l for l in result.stderr.splitlines() if l.startswith("9 documents")]
-            == [l for l in result.stderr.splitlines() if l.startswith(line)]
-            != []
-        )
+        lines = result.stderr.splitlines()
+        summary = [text for text in lines if text.startswith("9 documents")]
+        assert summary == [text for text in lines if text.startswith(line)] != []
     # An hour later, the undated documents keep the date build gave them (from the store).
     store = open_existing(env["SYNDICATOR_STORE_URL"])
     assert store is not None

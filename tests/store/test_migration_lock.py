@@ -52,8 +52,16 @@ def _start_together(config: Path) -> list[tuple[subprocess.Popen[str], Path]]:
         log = config.parent / f"{role}.log"
         with log.open("w") as sink:
             process = subprocess.Popen(
-                [sys.executable, "-m", "syndicator", "run", "--config", str(config)]
-                + ["--role", role],
+                [
+                    sys.executable,
+                    "-m",
+                    "syndicator",
+                    "run",
+                    "--config",
+                    str(config),
+                    "--role",
+                    role,
+                ],
                 cwd=config.parent,
                 stderr=sink,
                 text=True,
