@@ -1,4 +1,4 @@
-"""``syndicator build`` and ``check`` as users run them (DESIGN.md §4, §5): exit codes,
+"""``syndicator build`` and ``check`` as users run them (docs/contracts/output.md, cli.md): exit codes,
 configuration, the pages that list the feeds, and rebuilding an existing output folder."""
 
 from __future__ import annotations

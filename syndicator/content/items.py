@@ -1,4 +1,4 @@
-"""One document → one item: every front-matter rule of DESIGN.md §3 in one place."""
+"""One document → one item: every front-matter rule of docs/contracts/content.md in one place."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The built output folder (DESIGN.md §4) served over HTTP as §8 promises.
+"""The built output folder (docs/contracts/output.md) served over HTTP as docs/contracts/http.md promises.
 
 Why not Starlette's ``StaticFiles`` wrapped in ``GZipMiddleware``: together they fall short of the
 contract in ways that subclassing one hook cannot fix, because the conditional-request logic,

@@ -1,4 +1,4 @@
-"""DESIGN.md §3 front-matter rules (title, names, summary, image, author, links, IDs)."""
+"""docs/contracts/content.md front-matter rules (title, names, summary, image, author, links, IDs)."""
 
 from __future__ import annotations
 

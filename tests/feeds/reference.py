@@ -1,4 +1,4 @@
-"""What the feeds of a content folder must hold, worked out from DESIGN.md §3 without our code.
+"""What the feeds of a content folder must hold, worked out from docs/contracts/content.md without our code.
 
 A second, deliberately plain reading of the rules (PyYAML, python-slugify and dateutil used
 directly), so a test can compare the built feeds with it instead of with syndicator's own

@@ -1,4 +1,4 @@
-"""The event log and item states across scans, on SQLite and on PostgreSQL (DESIGN.md §7)."""
+"""The event log and item states across scans, on SQLite and on PostgreSQL (docs/contracts/push.md)."""
 
 from __future__ import annotations
 
