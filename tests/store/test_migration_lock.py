@@ -22,30 +22,6 @@ from syndicator.store.database import open_engine
 ROLES = ("scanner", "deliverer", "web")
 
 
-def _config(root: Path, url: str) -> Path:
-    (root / "_posts").mkdir()
-    (root / "_posts" / "a.md").write_text("---\ntitle: A\ndate: 2024-01-01\n---\n\nText.\n")
-    config = root / "syndicator.toml"
-    config.write_text(
-        f"""
-[site]
-base_url = "https://example.org"
-[content]
-dirs = ["{root / "_posts"}"]
-[output]
-dir = "{root / "out"}"
-[store]
-url = "{url}"
-[schedule]
-scan_interval_seconds = 3600
-watch = false
-[server]
-port = 0
-"""
-    )
-    return config
-
-
 def _start_together(config: Path) -> list[tuple[subprocess.Popen[str], Path]]:
     started = []
     for role in ROLES:
@@ -81,14 +57,16 @@ def _wait_running(process: subprocess.Popen[str], log: Path) -> str:
 @pytest.mark.parametrize("repeat", range(3))
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_three_roles_started_together_on_a_fresh_store_all_come_up(
-    tmp_path, repeat, backend, request
+    tmp_path, repeat, backend, request, worker_config
 ):
     url = (
         f"sqlite:///{tmp_path / 'var' / 's.db'}"
         if backend == "sqlite"
         else request.getfixturevalue("postgres_url")
     )
-    started = _start_together(_config(tmp_path, url))
+    (tmp_path / "_posts").mkdir()
+    (tmp_path / "_posts" / "a.md").write_text("---\ntitle: A\ndate: 2024-01-01\n---\n\nText.\n")
+    started = _start_together(worker_config(tmp_path, url, watch=False))
     try:
         logs = [_wait_running(process, log) for process, log in started]
         for (process, _), text in zip(started, logs, strict=True):

@@ -34,29 +34,13 @@ def _doc(title: str, date: str, category: str) -> str:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Path:
+def site(tmp_path: Path, worker_config) -> Path:
     posts = tmp_path / "_posts"
     posts.mkdir()
     for n in range(DOCUMENTS):
         date = f"20{10 + n % 14}-{n % 12 + 1:02d}-{n % 28 + 1:02d} 10:00:00 +01:00"
         (posts / f"doc{n}.md").write_text(_doc(f"Doc {n}", date, f"C{n % 5}"))
-    (tmp_path / "syndicator.toml").write_text(
-        f"""
-[site]
-base_url = "https://example.org"
-[content]
-dirs = ["{posts}"]
-[output]
-dir = "{tmp_path / "out"}"
-[store]
-url = "sqlite:///{tmp_path / "var" / "s.db"}"
-[schedule]
-scan_interval_seconds = 3600
-watch = true
-[server]
-port = 0
-"""
-    )
+    worker_config(tmp_path, f"sqlite:///{tmp_path / 'var' / 's.db'}")
     return tmp_path
 
 
