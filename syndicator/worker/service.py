@@ -161,13 +161,14 @@ class Worker:
         if result.parsed:
             for problem in result.problems:
                 log.warning("%s", problem)
-        if result.events or result.report.written:
+        if result.events or result.report.written or result.report.removed:
             log.info(
-                "scan: %d documents, %d parsed, %d events, %d files written",
+                "scan: %d documents, %d parsed, %d events, %d files written, %d removed",
                 result.documents,
                 result.parsed,
                 len(result.events),
                 len(result.report.written),
+                len(result.report.removed),
             )
         self._schedule_next(result.catalog.next_scheduled)
         return result
