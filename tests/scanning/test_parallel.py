@@ -1,13 +1,16 @@
-"""Work spread over forked processes gives the same files as work done in one process.
+"""Work spread over worker processes gives the same files as work done in one process.
 
 A site large enough that parsing, entry rendering and page writing all go to worker
 processes is built twice, once with the workers and once with every stage run inline; the
 two output folders must be byte-identical, and the manifest must list every file written.
+The workers are forked when no other thread runs, and come from the fork server (inputs
+pickled) while another thread runs, as in ``syndicator run``: both ways are built.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from pathlib import Path
 
 import pytest
@@ -41,11 +44,23 @@ def _build(content: Path, output: Path, tmp_path: Path) -> int:
     return len(result.report.written)
 
 
-def test_forked_stages_write_what_one_process_writes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("other_thread", [False, True])
+def test_forked_stages_write_what_one_process_writes(tmp_path, monkeypatch, other_thread):
     content = tmp_path / "_posts"
     _site(content)
     monkeypatch.setattr(parallel, "workers", lambda: 2)
-    forked = _build(content, tmp_path / "forked", tmp_path)
+    release = threading.Event()
+    running = threading.Thread(target=release.wait)
+    if other_thread:
+        running.start()
+    forks: list[str] = []
+    monkeypatch.setattr(parallel, "_collect", _counting(parallel._collect, forks))
+    try:
+        forked = _build(content, tmp_path / "forked", tmp_path)
+    finally:
+        release.set()
+    method = "forkserver" if other_thread else "fork"
+    assert forks and set(forks) == {method}
     monkeypatch.setattr(parallel, "INLINE_BELOW", 10**9)
     inline = _build(content, tmp_path / "inline", tmp_path)
 
@@ -58,6 +73,14 @@ def test_forked_stages_write_what_one_process_writes(tmp_path, monkeypatch):
         if p.is_file() and p.name != MANIFEST
     }
     assert listed == on_disk
+
+
+def _counting(collect, seen):
+    def counted(pool, *args):
+        seen.append(pool._mp_context.get_start_method())
+        return collect(pool, *args)
+
+    return counted
 
 
 @pytest.fixture(autouse=True)
