@@ -17,7 +17,7 @@ import pytest
 from lxml import etree
 from lxml import html as lxml_html
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ATOM_RNG = REPO / ".." / "shared" / "validators" / "atom.rng"
 BASE_URL = "https://example.org"
 MEDIA_TYPES = {"rss.xml": "application/rss+xml", "atom.xml": "application/atom+xml"}
