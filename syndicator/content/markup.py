@@ -9,7 +9,9 @@ template syntax, rendered by cmark-gfm (C; about ten times markdown-it-py on the
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import cmarkgfm
@@ -18,18 +20,24 @@ from cmarkgfm.cmark import Options
 from lxml import html as lxml_html
 from requests.utils import requote_uri
 
+from syndicator.content.kramdown import kramdown_strong, protect_html, repair_tags
+
 # Liquid blocks and outputs, kramdown attribute lists / extensions: none means anything to a
 # reader. ``{{ site.baseurl }}/x`` becomes ``/x``, which is then made absolute. A list left
 # unclosed on its line (the real corpus has ``{:target="_blank")``) goes up to the next space.
 _TEMPLATE = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{::?[^}\n]*\}|\{:/[^}\n]*\}|\{:[^\s}]*", re.DOTALL)
+_PAGE_VARIABLE = re.compile(r"\{\{-?\s*page\.([A-Za-z0-9_-]+)\s*-?\}\}")
 # XML 1.0 allows tab, newline, carriage return and these ranges only.
 _XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SAFE_SCHEMES = {"http", "https", "mailto", "tel", "ftp"}
 _URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
 # Only characters a URL may hold as is, and no "%" (which requote_uri may need to fix).
 _ALREADY_QUOTED = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]*\Z")
-# Raw HTML is kept by cmark and made safe by the sanitiser, not dropped.
-_OPTIONS = Options.CMARK_OPT_UNSAFE
+# Raw HTML is kept by cmark and made safe by the sanitiser, not dropped; quotes, dashes and
+# ellipses typographic, as kramdown's smart quotes and typographic symbols make them.
+_OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_SMART
+# GFM as kramdown's GFM parser reads it: tables and ~~strikethrough~~ (no bare-URL autolinks).
+_EXTENSIONS = ["table", "strikethrough"]
 
 
 def strip_xml_forbidden(text: str) -> str:
@@ -68,12 +76,32 @@ def _origin(base: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def render_markdown(source: str, *, base_url: str) -> str:
-    """Markdown (CommonMark + tables) to sanitised HTML whose links are all absolute."""
+def render_markdown(
+    source: str, *, base_url: str, page: Mapping[str, Any] | None = None
+) -> str:
+    """Markdown to sanitised HTML as kramdown (GFM input) renders it, every link absolute.
+
+    ``page`` is the front matter, for ``{{ page.title }}`` and the like.
+    """
+    text = strip_templates(page_variables(strip_xml_forbidden(source), page or {}))
+    protected = protect_html(repair_tags(text))
     rendered = cmarkgfm.markdown_to_html_with_extensions(
-        strip_templates(strip_xml_forbidden(source)), options=_OPTIONS, extensions=["table"]
+        protected.text, options=_OPTIONS, extensions=_EXTENSIONS
     )
-    return sanitize(rendered, base_url=base_url)
+    return sanitize(protected.restore(kramdown_strong(rendered)), base_url=base_url)
+
+
+def page_variables(source: str, page: Mapping[str, Any]) -> str:
+    """``{{ page.key }}`` replaced by that front-matter value, as Jekyll's Liquid pass does
+    before kramdown; a missing or non-scalar value gives nothing."""
+    if "page." not in source:
+        return source
+
+    def value(match: re.Match[str]) -> str:
+        found = page.get(match.group(1))
+        return "" if found is None or isinstance(found, dict | list) else str(found)
+
+    return _PAGE_VARIABLE.sub(value, source)
 
 
 def sanitize(fragment: str, *, base_url: str) -> str:
