@@ -338,86 +338,57 @@ def _raw_text_end(source: str, name: str, position: int) -> int:
     return closing.end() if closing else len(source)
 
 
-# --- after cmark -------------------------------------------------------------------------
-
-_TOKEN = re.compile(r"(<[^>]*>)")
-_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)")
-_LITERAL = frozenset({"code", "pre", "script", "style"})
-_CMARK_BLOCKS = BLOCK_ELEMENTS | {"br"}
+_CODE_SPAN = re.compile(r"(`+).+?\1")
+_INLINE_TAG = re.compile(r"<[^<>\n]*>")
+_STRONG = re.compile(r"(?<!\\)\*\*")
 
 
-def kramdown_strong(html: str) -> str:
-    """``**`` that cmark left as text but kramdown reads as strong emphasis: an opening ``**``
-    followed by a non-space, closed by the next ``**`` after a non-space, in the same element
-    (``d**’un inventaire**``, ``dans**[lien](…)**``, ``**Nom –**Texte``)."""
-    if "**" not in html:
-        return html
-    parts = _TOKEN.split(html)
-    marks: list[tuple[int, int, int]] = []  # (part, offset, container) of each "**" in text
-    containers = [0]
-    next_container = 1
-    literal = 0
-    pairs: list[tuple[tuple[int, int], tuple[int, int]]] = []
-    for index, part in enumerate(parts):
-        if index % 2:
-            name_match = _TAG_NAME.match(part)
-            name = name_match.group(1).lower() if name_match else ""
-            closing = part.startswith("</")
-            if name in _LITERAL:
-                literal += -1 if closing else 1
-            if name in _CMARK_BLOCKS:
-                pairs += _pair(marks, parts)
-                marks = []
-            if name in _VOID or part.endswith("/>"):
-                continue
-            if closing and len(containers) > 1:
-                containers.pop()
-            elif not closing:
-                containers.append(next_container)
-                next_container += 1
+def kramdown_strong(source: str) -> str:
+    """``**`` pairs as kramdown reads them, written as ``<strong>`` for cmark to keep: an
+    opening ``**`` followed by a non-space, closed by the next ``**`` after a non-space
+    (``d**’un inventaire**``, ``dans**[lien](…)**``, ``**Nom –**Texte``), where CommonMark's
+    flanking rules leave them as text or pair them otherwise. One line at a time, outside code."""
+    if "**" not in source:
+        return source
+    fences = _fenced_ranges(source)
+    lines = source.split("\n")
+    offset = 0
+    for number, line in enumerate(lines):
+        start, offset = offset, offset + len(line) + 1
+        if "**" not in line or line.startswith(("    ", "\t")):
             continue
-        if literal > 0 or "**" not in part:
+        if any(a <= start < b for a, b in fences):
             continue
-        marks.extend((index, m.start(), containers[-1]) for m in re.finditer(r"\*\*", part))
-    pairs += _pair(marks, parts)
-    if not pairs:
-        return html
-    edits: dict[int, list[tuple[int, str]]] = {}
-    for (open_part, open_at), (close_part, close_at) in pairs:
-        edits.setdefault(open_part, []).append((open_at, "<strong>"))
-        edits.setdefault(close_part, []).append((close_at, "</strong>"))
-    for index, changes in edits.items():
-        text = parts[index]
-        for offset, tag in sorted(changes, reverse=True):
-            text = text[:offset] + tag + text[offset + 2 :]
-        parts[index] = text
-    return "".join(parts)
+        lines[number] = _strong_line(line)
+    return "\n".join(lines)
 
 
-def _pair(
-    marks: list[tuple[int, int, int]], parts: list[str]
-) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """Opening and closing ``**`` of one block, kramdown's way."""
-    pairs = []
-    used: set[int] = set()
-    for i, (part, offset, container) in enumerate(marks):
-        if i in used or not _followed_by_text(parts, part, offset + 2):
+def _strong_line(line: str) -> str:
+    hidden = [(m.start(), m.end()) for m in _CODE_SPAN.finditer(line)]
+    hidden += [(m.start(), m.end()) for m in _INLINE_TAG.finditer(line)]
+    marks = [
+        m.start() for m in _STRONG.finditer(line) if not any(a <= m.start() < b for a, b in hidden)
+    ]
+    pairs: list[tuple[int, int]] = []
+    index = 0
+    while index < len(marks):
+        opening = marks[index]
+        after = line[opening + 2 : opening + 3]
+        closing = next(
+            (
+                j
+                for j in range(index + 1, len(marks))
+                if marks[j] > opening + 2 and not line[marks[j] - 1].isspace()
+            ),
+            None,
+        )
+        if not after or after.isspace() or closing is None:
+            index += 1
             continue
-        for j in range(i + 1, len(marks)):
-            other_part, other_offset, other_container = marks[j]
-            empty = (other_part, other_offset) == (part, offset + 2)
-            if j in used or other_container != container or empty:
-                continue
-            before = parts[other_part][:other_offset]
-            if not before or not before[-1].isspace():  # a tag before counts as text
-                pairs.append(((part, offset), (other_part, other_offset)))
-                used.update({i, j})
-                break
-    return pairs
-
-
-def _followed_by_text(parts: list[str], part: int, offset: int) -> bool:
-    rest = parts[part][offset:]
-    if rest:
-        return not rest[0].isspace()
-    return part + 1 < len(parts)  # a tag follows: ``**[link](…)**``
+        pairs.append((opening, marks[closing]))
+        index = closing + 1
+    for opening, closing in reversed(pairs):
+        line = (
+            f"{line[:opening]}<strong>{line[opening + 2 : closing]}</strong>{line[closing + 2 :]}"
+        )
+    return line

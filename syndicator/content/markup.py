@@ -86,9 +86,9 @@ def render_markdown(
     text = strip_templates(page_variables(strip_xml_forbidden(source), page or {}))
     protected = protect_html(repair_tags(text))
     rendered = cmarkgfm.markdown_to_html_with_extensions(
-        protected.text, options=_OPTIONS, extensions=_EXTENSIONS
+        kramdown_strong(protected.text), options=_OPTIONS, extensions=_EXTENSIONS
     )
-    return sanitize(protected.restore(kramdown_strong(rendered)), base_url=base_url)
+    return sanitize(protected.restore(rendered), base_url=base_url)
 
 
 def page_variables(source: str, page: Mapping[str, Any]) -> str:
