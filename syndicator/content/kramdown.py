@@ -4,8 +4,8 @@ around cmark-gfm: the body contract of ``docs/contracts/content.md``.
 - Before: broken start tags are repaired (:func:`repair_tags`); HTML blocks are cut out the
   way kramdown finds them, from a block-level start tag at a line start to its own end tag, and
   a span tag opening a line is hidden so that cmark reads a paragraph (:func:`protect_html`).
-- After: ``**`` pairs that kramdown takes for strong emphasis and cmark left as text
-  (:func:`kramdown_strong`), then the HTML cut out goes back (:meth:`Protected.restore`).
+- Strong emphasis the way kramdown pairs it: ``emphasis.py``.
+- After cmark: the HTML cut out goes back (:meth:`Protected.restore`).
 
 The tag grammar and the element lists are kramdown's own (``kramdown/parser/html.rb``), so a
 block ends where kramdown ends it.
@@ -23,8 +23,13 @@ _TAG = re.compile(
 )
 _CLOSE = re.compile(rf"</({_NAME})\s*>")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_INSTRUCTION = re.compile(r"<\?.*?\?>", re.DOTALL)
-_RAW_START = re.compile(rf"<(?:{_NAME}|/|!--|\?)")
+# The next thing kramdown's raw HTML parser reads inside an element: a comment, a processing
+# instruction, an end tag (group 1) or a start tag (2; 5: self-closed); any other "<" is text.
+_RAW_TOKEN = re.compile(
+    rf"<!--.*?-->|<\?.*?\?>|</({_NAME})\s*>"
+    rf"|<((?>{_NAME}))\s*((?>\s+{_NAME}(?:\s*=\s*(?:\w+|(\"|').*?\4))?)*)\s*(/)?>",
+    re.DOTALL,
+)
 _TRAILING_WHITESPACE = re.compile(r"[ \t]*(?:\n|\Z)")
 
 SPAN_ELEMENTS = frozenset(
@@ -151,18 +156,26 @@ _KNOWN = SPAN_ELEMENTS | BLOCK_ELEMENTS | _VOID | _RAW_TEXT | {"textarea", "math
 
 # A line that may open an HTML block: up to three spaces, then a tag or a comment; in a
 # blockquote, after its ">" markers.
-_BLOCK_LINE = re.compile(r"^((?: {0,3}> ?)*) {0,3}<", re.MULTILINE)
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.MULTILINE)
+# Searched from the line's newline: a literal first character is what makes the search fast.
+_BLOCK_LINE = re.compile(r"\n((?: {0,3}> ?)*) {0,3}<")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 # Placeholders: a comment line stands for an HTML block (cmark passes it through as its own
-# block); private-use characters around a number stand for a span tag opening a line.
+# block); control characters around a number stand for a span tag opening a line (XML forbids
+# them, so markup.py has removed them from the source already, and removes any left over).
 _BLOCK_MARK = "<!--syndicator-html-{}-->"
 _BLOCK_MARK_RE = re.compile(r"<!--syndicator-html-(\d+)-->")
-_SPAN_OPEN, _SPAN_CLOSE = "\ue000", "\ue001"
+_SPAN_OPEN, _SPAN_CLOSE = "\x01", "\x02"
 _SPAN_MARK_RE = re.compile(f"{_SPAN_OPEN}(\\d+){_SPAN_CLOSE}")
 
 # Start tags kramdown cannot read (a missing quote, a stray quoted word): the name, then the
 # attribute text up to the next "<" or ">".
 _BROKEN_START = re.compile(rf"<({_NAME})(\s[^<>]*)(>?)")
+# What a broken start tag looks like (verified against _TAG before any repair): a quote never
+# closed inside the tag, an unquoted value ending in a quote, a quoted word with no name.
+_SUSPECT = re.compile(
+    rf"<{_NAME}\s[^<>]*?(?:=\s*\"[^\"<>]*(?:[<>]|\Z)|=\s*'[^'<>]*(?:[<>]|\Z)"
+    r"|=[^\s\"'<>=]+[\"']|[\"']\s+[\"'])"
+)
 _LENIENT_ATTRIBUTE = re.compile(rf"({_NAME})\s*=\s*(\"[^\"]*\"?|'[^']*'?|[^\s\"'>]+)")
 
 
@@ -199,9 +212,12 @@ def repair_tags(source: str) -> str:
         return source
     out: list[str] = []
     position = 0
-    for match in _BROKEN_START.finditer(source):
+    for suspect in _SUSPECT.finditer(source):
+        match = _BROKEN_START.match(source, suspect.start())
+        if not match or match.start() < position or _TAG.match(source, match.start()):
+            continue
         name = match.group(1).lower()
-        if name not in _KNOWN or match.start() < position or _TAG.match(source, match.start()):
+        if name not in _KNOWN:
             continue
         attributes = {
             key.lower(): value.strip("\"'").strip("\"'")
@@ -227,20 +243,20 @@ def _quote(value: str) -> str:
 
 def protect_html(source: str) -> Protected:
     """HTML blocks and line-opening span tags replaced by placeholders, kramdown's way."""
-    if _SPAN_OPEN in source or _SPAN_CLOSE in source:
-        source = source.replace(_SPAN_OPEN, "").replace(_SPAN_CLOSE, "")
     protected = Protected(source)
     if "<" not in source:
         return protected
-    fences = _fenced_ranges(source)
+    source = "\n" + source  # every line starts after a newline; cmark ignores this one
+    fences = fenced_ranges(source)
     out: list[str] = []
     position = 0
     for match in _BLOCK_LINE.finditer(source):
         start = match.end() - 1
-        if start < position or any(a <= start < b for a, b in fences):
+        if start < position or inside(fences, start):
             continue
-        quote, prefix = match.group(1), source[match.start() : start]
-        end = _block_end(source, start)
+        line = match.start() + 1
+        quote, prefix = match.group(1), source[line:start]
+        end, tag = _block_start(source, start)
         if end is not None:
             # The block stands alone; what follows its end tag on the line starts a new block.
             block = source[start:end]
@@ -249,20 +265,19 @@ def protect_html(source: str) -> Protected:
             protected.blocks.append(block)
             mark = _BLOCK_MARK.format(len(protected.blocks) - 1)
             blank = quote.rstrip() + "\n" if quote else "\n"
-            out.append(f"{source[position : match.start()]}{blank}{prefix}{mark}\n{blank}")
+            out.append(f"{source[position:line]}{blank}{prefix}{mark}\n{blank}")
             trailing = _TRAILING_WHITESPACE.match(source, end)
             position = trailing.end() if trailing else end
             if not trailing:
                 out.append(quote)
             continue
-        span = _TAG.match(source, start) or _CLOSE.match(source, start)
-        if span and span.group(1).lower() in SPAN_ELEMENTS:
+        if tag and tag.group(1).lower() in SPAN_ELEMENTS:
             # cmark would open an HTML block on a line holding only this tag; kramdown reads
             # a paragraph.
             out.append(source[position:start])
-            protected.spans.append(span.group(0))
+            protected.spans.append(tag.group(0))
             out.append(f"{_SPAN_OPEN}{len(protected.spans) - 1}{_SPAN_CLOSE}")
-            position = span.end()
+            position = tag.end()
     if not out:
         return protected
     out.append(source[position:])
@@ -270,32 +285,41 @@ def protect_html(source: str) -> Protected:
     return protected
 
 
-def _fenced_ranges(source: str) -> list[tuple[int, int]]:
-    if "```" not in source and "~~~" not in source:
-        return []
-    ranges = []
-    position = 0
-    while match := _FENCE.search(source, position):
-        closing = re.compile(
-            rf"^ {{0,3}}{re.escape(match.group(1)[0])}{{{len(match.group(1))},}}\s*$", re.MULTILINE
-        )
-        end = closing.search(source, match.end())
-        stop = end.end() if end else len(source)
-        ranges.append((match.start(), stop))
-        position = stop
+def fenced_ranges(source: str) -> list[tuple[int, int]]:
+    """Fenced code blocks, where nothing is HTML or emphasis."""
+    ranges: list[tuple[int, int]] = []
+    for marker in ("```", "~~~"):
+        position = source.find(marker)
+        while position >= 0:
+            line = source.rfind("\n", 0, position) + 1
+            fence = _FENCE.match(source, line)
+            if not fence or fence.group(1)[0] != marker[0] or inside(ranges, line):
+                position = source.find(marker, position + 3)
+                continue
+            closing = re.compile(
+                rf"^ {{0,3}}{re.escape(marker[0])}{{{len(fence.group(1))},}}[ \t]*$", re.M
+            )
+            end = closing.search(source, fence.end())
+            stop = end.end() if end else len(source)
+            ranges.append((line, stop))
+            position = source.find(marker, stop)
     return ranges
 
 
-def _block_end(source: str, start: int) -> int | None:
-    """Where the HTML block starting at ``start`` ends (after its end tag), or None when
-    kramdown does not start a block there."""
-    comment = _COMMENT.match(source, start)
-    if comment:
-        return comment.end()
-    tag = _TAG.match(source, start)
-    if not tag or tag.group(1).lower() in SPAN_ELEMENTS:
-        return None
-    return _element_end(source, tag)
+def inside(ranges: list[tuple[int, int]], position: int) -> bool:
+    return any(start <= position < end for start, end in ranges)
+
+
+def _block_start(source: str, start: int) -> tuple[int | None, re.Match[str] | None]:
+    """Where the HTML block starting at ``start`` ends (after its end tag; None when kramdown
+    starts no block there), and the tag found there."""
+    if source.startswith("<!--", start):
+        comment = _COMMENT.match(source, start)
+        return (comment.end() if comment else None), None
+    tag = _TAG.match(source, start) or _CLOSE.match(source, start)
+    if not tag or tag.group(0)[1] == "/" or tag.group(1).lower() in SPAN_ELEMENTS:
+        return None, tag
+    return _element_end(source, tag), tag
 
 
 def _element_end(source: str, tag: re.Match[str]) -> int:
@@ -307,25 +331,20 @@ def _element_end(source: str, tag: re.Match[str]) -> int:
     if stack and stack[-1] in _RAW_TEXT:
         return _raw_text_end(source, stack[-1], position)
     while stack:
-        found = _RAW_START.search(source, position)
-        if not found:
+        token = _RAW_TOKEN.search(source, position)
+        if not token:
             return len(source)
-        position = found.start()
-        if matched := _COMMENT.match(source, position) or _INSTRUCTION.match(source, position):
-            position = matched.end()
-        elif child := _TAG.match(source, position):
-            position = child.end()
-            name = child.group(1).lower()
-            if name in _RAW_TEXT and not child.group(4):
-                position = _raw_text_end(source, name, position)
-            elif _has_body(child):
-                stack.append(name)
-        elif closing := _CLOSE.match(source, position):
-            position = closing.end()
-            if closing.group(1).lower() == stack[-1]:
+        position = token.end()
+        closing, opening = token.group(1, 2)
+        if closing:
+            if closing.lower() == stack[-1]:
                 stack.pop()
-        else:
-            position += 1
+        elif opening and not token.group(5):
+            name = opening.lower()
+            if name in _RAW_TEXT:
+                position = _raw_text_end(source, name, position)
+            elif name not in _VOID:
+                stack.append(name)
     return position
 
 
@@ -336,59 +355,3 @@ def _has_body(tag: re.Match[str]) -> bool:
 def _raw_text_end(source: str, name: str, position: int) -> int:
     closing = re.compile(rf"</{name}\s*>", re.IGNORECASE).search(source, position)
     return closing.end() if closing else len(source)
-
-
-_CODE_SPAN = re.compile(r"(`+).+?\1")
-_INLINE_TAG = re.compile(r"<[^<>\n]*>")
-_STRONG = re.compile(r"(?<!\\)\*\*")
-
-
-def kramdown_strong(source: str) -> str:
-    """``**`` pairs as kramdown reads them, written as ``<strong>`` for cmark to keep: an
-    opening ``**`` followed by a non-space, closed by the next ``**`` after a non-space
-    (``d**’un inventaire**``, ``dans**[lien](…)**``, ``**Nom –**Texte``), where CommonMark's
-    flanking rules leave them as text or pair them otherwise. One line at a time, outside code."""
-    if "**" not in source:
-        return source
-    fences = _fenced_ranges(source)
-    lines = source.split("\n")
-    offset = 0
-    for number, line in enumerate(lines):
-        start, offset = offset, offset + len(line) + 1
-        if "**" not in line or line.startswith(("    ", "\t")):
-            continue
-        if any(a <= start < b for a, b in fences):
-            continue
-        lines[number] = _strong_line(line)
-    return "\n".join(lines)
-
-
-def _strong_line(line: str) -> str:
-    hidden = [(m.start(), m.end()) for m in _CODE_SPAN.finditer(line)]
-    hidden += [(m.start(), m.end()) for m in _INLINE_TAG.finditer(line)]
-    marks = [
-        m.start() for m in _STRONG.finditer(line) if not any(a <= m.start() < b for a, b in hidden)
-    ]
-    pairs: list[tuple[int, int]] = []
-    index = 0
-    while index < len(marks):
-        opening = marks[index]
-        after = line[opening + 2 : opening + 3]
-        closing = next(
-            (
-                j
-                for j in range(index + 1, len(marks))
-                if marks[j] > opening + 2 and not line[marks[j] - 1].isspace()
-            ),
-            None,
-        )
-        if not after or after.isspace() or closing is None:
-            index += 1
-            continue
-        pairs.append((opening, marks[closing]))
-        index = closing + 1
-    for opening, closing in reversed(pairs):
-        line = (
-            f"{line[:opening]}<strong>{line[opening + 2 : closing]}</strong>{line[closing + 2 :]}"
-        )
-    return line

@@ -20,7 +20,8 @@ from cmarkgfm.cmark import Options
 from lxml import html as lxml_html
 from requests.utils import requote_uri
 
-from syndicator.content.kramdown import kramdown_strong, protect_html, repair_tags
+from syndicator.content.emphasis import kramdown_strong
+from syndicator.content.kramdown import protect_html, repair_tags
 
 # Liquid blocks and outputs, kramdown attribute lists / extensions: none means anything to a
 # reader. ``{{ site.baseurl }}/x`` becomes ``/x``, which is then made absolute. A list left
@@ -76,9 +77,7 @@ def _origin(base: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def render_markdown(
-    source: str, *, base_url: str, page: Mapping[str, Any] | None = None
-) -> str:
+def render_markdown(source: str, *, base_url: str, page: Mapping[str, Any] | None = None) -> str:
     """Markdown to sanitised HTML as kramdown (GFM input) renders it, every link absolute.
 
     ``page`` is the front matter, for ``{{ page.title }}`` and the like.
