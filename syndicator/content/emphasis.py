@@ -20,16 +20,17 @@ _STRONG = re.compile(r"(?<!\\)\*\*")
 _ODD_STRONG = re.compile(r"\*\*(?:(?<=\w\*\*)(?=[^\w\s*])|(?<=[^\w\s*]\*\*)(?=\w))")
 
 
-def kramdown_strong(source: str) -> str:
+def kramdown_strong(source: str, *, fenced: bool = True) -> str:
     """``**`` pairs as kramdown reads them, written as ``<strong>`` for cmark to keep: an
     opening ``**`` followed by a non-space, closed by the next ``**`` after a non-space
     (``d**’un inventaire**``, ``dans**[lien](…)**``, ``**Nom –**Texte``), where CommonMark's
     flanking rules leave them as text or pair them otherwise. One line at a time, outside code,
-    and only lines where the two may disagree: a ``**`` between a letter and punctuation."""
+    and only lines where the two may disagree: a ``**`` between a letter and punctuation.
+    ``fenced`` as for :func:`~syndicator.content.kramdown.protect_html`."""
     found = _odd_strong(source, 0)
     if found < 0:
         return source
-    fences = fenced_ranges(source)
+    fences = fenced_ranges(source) if fenced else []
     out: list[str] = []
     position = 0
     while found >= 0:

@@ -241,13 +241,15 @@ def _quote(value: str) -> str:
     return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
 
-def protect_html(source: str) -> Protected:
-    """HTML blocks and line-opening span tags replaced by placeholders, kramdown's way."""
+def protect_html(source: str, *, fenced: bool = True) -> Protected:
+    """HTML blocks and line-opening span tags replaced by placeholders, kramdown's way.
+
+    ``fenced``: whether the source may hold fenced code (False spares a scan for it)."""
     protected = Protected(source)
     if "<" not in source:
         return protected
     source = "\n" + source  # every line starts after a newline; cmark ignores this one
-    fences = fenced_ranges(source)
+    fences = fenced_ranges(source) if fenced else []
     out: list[str] = []
     position = 0
     for match in _BLOCK_LINE.finditer(source):
@@ -271,9 +273,13 @@ def protect_html(source: str) -> Protected:
             if not trailing:
                 out.append(quote)
             continue
-        if tag and tag.group(1).lower() in SPAN_ELEMENTS:
-            # cmark would open an HTML block on a line holding only this tag; kramdown reads
-            # a paragraph.
+        if (
+            tag
+            and tag.group(1).lower() in SPAN_ELEMENTS
+            and _TRAILING_WHITESPACE.match(source, tag.end())
+        ):
+            # cmark would open an HTML block on a line holding only this tag (a paragraph for
+            # kramdown): hidden from cmark, it is text.
             out.append(source[position:start])
             protected.spans.append(tag.group(0))
             out.append(f"{_SPAN_OPEN}{len(protected.spans) - 1}{_SPAN_CLOSE}")
@@ -283,6 +289,11 @@ def protect_html(source: str) -> Protected:
     out.append(source[position:])
     protected.text = "".join(out)
     return protected
+
+
+def may_have_fences(source: str) -> bool:
+    # A one-character test first: far cheaper than a three-character one on non-ASCII text.
+    return ("`" in source and "```" in source) or ("~" in source and "~~~" in source)
 
 
 def fenced_ranges(source: str) -> list[tuple[int, int]]:

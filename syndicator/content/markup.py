@@ -21,7 +21,7 @@ from lxml import html as lxml_html
 from requests.utils import requote_uri
 
 from syndicator.content.emphasis import kramdown_strong
-from syndicator.content.kramdown import protect_html, repair_tags
+from syndicator.content.kramdown import may_have_fences, protect_html, repair_tags
 
 # Liquid blocks and outputs, kramdown attribute lists / extensions: none means anything to a
 # reader. ``{{ site.baseurl }}/x`` becomes ``/x``, which is then made absolute. A list left
@@ -83,17 +83,19 @@ def render_markdown(source: str, *, base_url: str, page: Mapping[str, Any] | Non
     ``page`` is the front matter, for ``{{ page.title }}`` and the like.
     """
     text = strip_templates(page_variables(strip_xml_forbidden(source), page or {}))
-    protected = protect_html(repair_tags(text))
+    fenced = may_have_fences(text)
+    protected = protect_html(repair_tags(text), fenced=fenced)
     rendered = cmarkgfm.markdown_to_html_with_extensions(
-        kramdown_strong(protected.text), options=_OPTIONS, extensions=_EXTENSIONS
+        kramdown_strong(protected.text, fenced=fenced), options=_OPTIONS, extensions=_EXTENSIONS
     )
-    return sanitize(protected.restore(rendered), base_url=base_url)
+    clean_text = "&" not in text or "&#" not in text  # no control character: stripped above
+    return sanitize(protected.restore(rendered), base_url=base_url, clean_text=clean_text)
 
 
 def page_variables(source: str, page: Mapping[str, Any]) -> str:
     """``{{ page.key }}`` replaced by that front-matter value, as Jekyll's Liquid pass does
     before kramdown; a missing or non-scalar value gives nothing."""
-    if "page." not in source:
+    if "{" not in source or "page." not in source:
         return source
 
     def value(match: re.Match[str]) -> str:
@@ -103,8 +105,13 @@ def page_variables(source: str, page: Mapping[str, Any]) -> str:
     return _PAGE_VARIABLE.sub(value, source)
 
 
-def sanitize(fragment: str, *, base_url: str) -> str:
-    """No script, no event handler, no ``javascript:``; every URL absolute against ``base_url``."""
+def sanitize(fragment: str, *, base_url: str, clean_text: bool = False) -> str:
+    """No script, no event handler, no ``javascript:``; every URL absolute against ``base_url``.
+
+    ``clean_text``: the fragment holds no character XML forbids and no numeric character
+    reference that could make one, so the output needs no second look (it costs as much as the
+    sanitiser's own pass on a long body).
+    """
 
     def keep(_element: str, attribute: str, value: str) -> str | None:
         if attribute in _URL_ATTRIBUTES:
@@ -120,7 +127,7 @@ def sanitize(fragment: str, *, base_url: str) -> str:
         url_schemes=_SAFE_SCHEMES,
         strip_comments=True,
     )
-    return strip_xml_forbidden(cleaned).strip()
+    return (cleaned if clean_text else strip_xml_forbidden(cleaned)).strip()
 
 
 def first_paragraph(fragment: str) -> str:
