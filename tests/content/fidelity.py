@@ -40,6 +40,7 @@ _BLOCKS = {
     "table", "tr", "td", "th", "figure", "figcaption", "section", "article", "hr", "br",
     "thead", "tbody", "dl", "dt", "dd", "header", "footer", "aside", "nav", "details", "summary",
 }  # fmt: skip
+_HIDDEN = {"script", "style", "template"}
 _FOLD = str.maketrans(
     {
         "‘": "'", "’": "'", "‚": "'", "‛": "'", "ʼ": "'", "“": '"', "”": '"', "„": '"',
@@ -145,14 +146,16 @@ def kramdown_html(sources: list[str]) -> list[str]:
 
 
 def visible_text(fragment: str) -> str:
-    """What a reader sees: text with a line break at each block, whitespace and typography
-    folded."""
+    """What a reader sees: text with a line break at each block (no script or style),
+    whitespace and typography folded."""
     if not fragment.strip():
         return ""
     root = lxml_html.fragment_fromstring(fragment, create_parent="div")
     parts: list[str] = []
 
     def walk(element: Any) -> None:
+        if element.tag in _HIDDEN:  # a reader sees none of it; our sanitiser drops it
+            return
         block = isinstance(element.tag, str) and element.tag in _BLOCKS
         if block:
             parts.append("\n")
