@@ -136,7 +136,7 @@ def first_paragraph(fragment: str) -> str:
         return ""
     for element in lxml_html.fragments_fromstring(fragment):
         if not isinstance(element, str) and element.tag == "p" and element.text_content().strip():
-            return lxml_html.tostring(element, encoding="unicode", with_tail=False).strip()
+            return str(lxml_html.tostring(element, encoding="unicode", with_tail=False)).strip()
     return ""
 
 

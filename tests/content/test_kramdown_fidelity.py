@@ -68,7 +68,7 @@ CASES = {
         "//blockquote/h3 and //blockquote//strong[.='par'] and //a[img[@alt='Couverture']]",
     ),
     "indented HTML inside an HTML block is not a code block": (
-        "<div class=\"accordion\">\n\n      <p>Premier</p>\n\n      <ul>\n        <li>Un</li>\n"
+        '<div class="accordion">\n\n      <p>Premier</p>\n\n      <ul>\n        <li>Un</li>\n'
         "      </ul>\n</div>\n",
         "not(//pre) and not(//code) and //div/p[.='Premier'] and //div/ul/li[.='Un']",
     ),
@@ -79,7 +79,7 @@ CASES = {
         " and //strong[.='Romain Talès –']",
     ),
     "a blockquote holding an HTML block and text after it": (
-        "> <figure class='image-right'><img src=\"/logo.png\" alt=\"Logo\"/></figure>Inscrit "
+        '> <figure class=\'image-right\'><img src="/logo.png" alt="Logo"/></figure>Inscrit '
         "dans [**la stratégie**](https://example.net/ia)\n",
         "//blockquote/figure/img and //blockquote/p/a/strong[.='la stratégie']",
     ),
