@@ -135,7 +135,11 @@ def first_paragraph(fragment: str) -> str:
     if "<p" not in fragment:
         return ""
     for element in lxml_html.fragments_fromstring(fragment):
-        if not isinstance(element, str) and element.tag == "p" and element.text_content().strip():
+        if (
+            isinstance(element, lxml_html.HtmlElement)
+            and element.tag == "p"
+            and element.text_content().strip()
+        ):
             return str(lxml_html.tostring(element, encoding="unicode", with_tail=False)).strip()
     return ""
 
