@@ -157,12 +157,12 @@ def _doc(n: int) -> str:
     return f"---\ntitle: P{n}\ndate: 2024-01-01 10:00:00\ntags: [bench]\n---\n\n{'Text. ' * 300}\n"
 
 
-def _wait(condition: Callable[[], bool], timeout: float) -> None:
+def _wait(condition: Callable[[], bool], timeout: float, every: float = 0.005) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError("benchmark step did not finish in time")
-        time.sleep(0.005)
+        time.sleep(every)
 
 
 def latency(root: Path, port: int, arrivals: Path, edits: int) -> list[float]:
@@ -240,7 +240,7 @@ def ours(root: Path, ports: list[int], events: int) -> tuple[int, float]:
     deliverer = Deliverer(config, engine, sole_deliverer=True)
     started = time.perf_counter()
     deliverer.start()
-    _wait(lambda: delivered(engine) >= total, 3600)
+    _wait(lambda: delivered(engine) >= total, 3600, every=0.05)
     elapsed = time.perf_counter() - started
     deliverer.stop()
     engine.dispose()

@@ -21,8 +21,8 @@ from urllib.parse import SplitResult, urlsplit
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.poolmanager import PoolManager
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.poolmanager import PoolManager
 from urllib3.util.connection import allowed_gai_family, create_connection
 
 IPAddress = IPv4Address | IPv6Address
@@ -166,7 +166,7 @@ class _PinnedConnectionMixin:
         try:
             addresses = _resolve(self._dns_host, self.port)
         except socket.gaierror as error:
-            raise NameResolutionError(self.host, self, error) from error
+            raise NameResolutionError(self.host, self, error) from error  # type: ignore[arg-type]
         if not self._allow_private:
             _refuse_private(f"{self.host}:{self.port}", addresses)
         return self._connect_any(addresses)
@@ -198,7 +198,7 @@ class _PinnedConnectionMixin:
             message = f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
             raise ConnectTimeoutError(self, message) from error
         message = f"Failed to establish a new connection: {error}"
-        raise NewConnectionError(self, message) from error
+        raise NewConnectionError(self, message) from error  # type: ignore[arg-type]
 
 
 class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
@@ -267,10 +267,13 @@ class _Connections:
 
     def pool_classes(self, allow_private: bool) -> dict[str, Any]:
         """urllib3's pool classes by scheme, handing out pinned, checked, tracked connections."""
-        guard = {"allow_private": allow_private, "on_open": self.track}
         return {
-            "http": partial(_PinnedHTTPConnectionPool, **guard),
-            "https": partial(_PinnedHTTPSConnectionPool, **guard),
+            "http": partial(
+                _PinnedHTTPConnectionPool, allow_private=allow_private, on_open=self.track
+            ),
+            "https": partial(
+                _PinnedHTTPSConnectionPool, allow_private=allow_private, on_open=self.track
+            ),
         }
 
 
@@ -305,9 +308,7 @@ class GuardedAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = self._connections.pool_classes(
-            self.allow_private
-        )
+        self.poolmanager.pool_classes_by_scheme = self._connections.pool_classes(self.allow_private)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> NoReturn:
         """A proxy connects on our behalf to addresses this guard never sees."""
