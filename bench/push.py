@@ -8,9 +8,10 @@ Needs ``nginx`` (``apt-get install -y nginx``). Everything listens and sends on 
 2. Throughput: nginx answering ``204`` on ``--receivers`` ports is the cheapest receiver this
    machine has, so the sender's own cost is what is measured. ``--events`` documents appear at
    once with one subscription per port (events × receivers deliveries, written by one scan);
-   then, in the same run and on the same receivers: our deliverer until the store has every
-   delivery settled as delivered, a bare ``requests`` loop and a bare ``urllib3`` loop (one
-   thread, one kept-alive connection per receiver, the same ~2 KB body, no store, no signing).
+   then, in the same run and on the same receivers: a bare ``requests`` loop and a bare
+   ``urllib3`` loop (one thread, one kept-alive connection per receiver, the same ~2 KB body,
+   no store, no signing), and our deliverer in 1 and in 2 processes (``--processes``) on one
+   SQLite store, timed from the scan until the store has every delivery settled delivered.
 """
 
 from __future__ import annotations
@@ -204,8 +205,8 @@ def latency(root: Path, port: int, arrivals: Path, edits: int) -> list[float]:
         worker.wait(timeout=60)
 
 
-def fill_outbox(config: Config, engine: Engine, ports: list[int], events: int) -> int:
-    """Baseline scan, one subscription per port, then ``events`` new items in one scan."""
+def prepare(config: Config, engine: Engine, ports: list[int]) -> Scanner:
+    """Baseline scan, then one subscription per port."""
     scanner = Scanner(config, engine, keep_cache=False)
     scanner.scan(datetime.now(UTC))
     with engine.begin() as connection:
@@ -216,11 +217,15 @@ def fill_outbox(config: Config, engine: Engine, ports: list[int], events: int) -
                     f"http://127.0.0.1:{port}/hook", allow_private=True, now=datetime.now(UTC)
                 ),
             )
+    return scanner
+
+
+def announce(scanner: Scanner, config: Config, events: int) -> None:
+    """``events`` new items, in one scan: events × subscriptions deliveries at once."""
     posts = Path(config.content.dirs[0])
     for n in range(events):
         (posts / f"p{n}.md").write_text(_doc(n))
     scanner.scan(datetime.now(UTC))
-    return events * len(ports)
 
 
 def delivered(engine: Engine) -> int:
@@ -232,17 +237,38 @@ def delivered(engine: Engine) -> int:
         )
 
 
-def ours(root: Path, ports: list[int], events: int) -> tuple[int, float]:
-    """Our deliverer, in this process, until the store says every delivery is delivered."""
+def _deliver(config: Config, stop: Any) -> None:
+    """A deliverer process: delivers until told to stop."""
+    engine = open_engine(config.store.url)
+    deliverer = Deliverer(config, engine)
+    deliverer.start()
+    stop.wait()
+    deliverer.stop()
+    engine.dispose()
+
+
+def ours(root: Path, ports: list[int], events: int, processes: int) -> tuple[int, float]:
+    """Our deliverer in ``processes`` processes on one SQLite store (forked before any thread
+    starts), timed from the scan that wrote the deliveries until the store has every one
+    settled as delivered."""
     config = _config(root)
     engine = open_engine(config.store.url)
-    total = fill_outbox(config, engine, ports, events)
-    deliverer = Deliverer(config, engine, sole_deliverer=True)
-    started = time.perf_counter()
-    deliverer.start()
-    _wait(lambda: delivered(engine) >= total, 3600, every=0.05)
-    elapsed = time.perf_counter() - started
-    deliverer.stop()
+    scanner = prepare(config, engine, ports)
+    context = multiprocessing.get_context("fork")
+    stop = context.Event()
+    workers = [context.Process(target=_deliver, args=(config, stop)) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    try:
+        started = time.perf_counter()
+        announce(scanner, config, events)
+        total = events * len(ports)
+        _wait(lambda: delivered(engine) >= total, 3600, every=0.05)
+        elapsed = time.perf_counter() - started
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
     engine.dispose()
     return total, elapsed
 
@@ -286,6 +312,7 @@ def main() -> None:
     parser.add_argument("--receivers", type=int, default=100)
     parser.add_argument("--edits", type=int, default=30, help="latency samples (0: skip)")
     parser.add_argument("--only", choices=("ours", "all"), default="all")
+    parser.add_argument("--processes", default="1,2", help="deliverer processes to try")
     args = parser.parse_args()
     if shutil.which("nginx") is None:
         sys.exit("missing nginx: apt-get install -y nginx")
@@ -305,15 +332,23 @@ def main() -> None:
             )
         (root / "nginx").mkdir()
         with nginx(args.receivers, root / "nginx") as ports:
-            total, mine = ours(root / "fanout", ports, args.events)
+            total = args.events * args.receivers
             print(f"fan-out: {args.events} events × {args.receivers} receivers = {total}")
-            print(f"  syndicator deliverer: {mine:6.2f} s {total / mine:8,.0f} deliveries/s")
             if args.only == "all":
                 plain = bare_requests(ports, total)
                 bare = bare_urllib3(ports, total)
-                print(f"  bare requests loop:   {plain:6.2f} s {total / plain:8,.0f} posts/s")
-                print(f"  bare urllib3 loop:    {bare:6.2f} s {total / bare:8,.0f} posts/s")
-                print(f"  ours/requests {plain / mine:.2f}×   ours/urllib3 {bare / mine:.2f}×")
+                print(f"  bare requests loop:       {plain:6.2f} s {total / plain:8,.0f} posts/s")
+                print(f"  bare urllib3 loop:        {bare:6.2f} s {total / bare:8,.0f} posts/s")
+            for count in (int(n) for n in args.processes.split(",")):
+                _, mine = ours(root / f"fanout{count}", ports, args.events, count)
+                print(
+                    f"  ours, {count} process(es):    {mine:6.2f} s "
+                    f"{total / mine:8,.0f} deliveries/s"
+                )
+                if args.only == "all":
+                    print(
+                        f"    ours/requests {plain / mine:.2f}×   ours/urllib3 {bare / mine:.2f}×"
+                    )
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
