@@ -20,6 +20,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -247,15 +248,22 @@ def _deliver(config: Config, stop: Any) -> None:
     engine.dispose()
 
 
-def ours(root: Path, ports: list[int], events: int, processes: int) -> tuple[int, float]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ours(root: Path, ports: list[int], events: int, processes: int) -> tuple[float, float]:
     """Our deliverer in ``processes`` processes on one SQLite store (forked before any thread
     starts), timed from the scan that wrote the deliveries until the store has every one
-    settled as delivered."""
+    settled as delivered. Returns the time, and the CPU seconds the deliverers used (a figure
+    the load of the machine does not change much)."""
     config = _config(root)
     engine = open_engine(config.store.url)
     scanner = prepare(config, engine, ports)
     context = multiprocessing.get_context("fork")
     stop = context.Event()
+    cpu = _children_cpu()
     workers = [context.Process(target=_deliver, args=(config, stop)) for _ in range(processes)]
     for worker in workers:
         worker.start()
@@ -270,7 +278,7 @@ def ours(root: Path, ports: list[int], events: int, processes: int) -> tuple[int
         for worker in workers:
             worker.join()
     engine.dispose()
-    return total, elapsed
+    return elapsed, _children_cpu() - cpu
 
 
 BODY = json.dumps(
@@ -278,11 +286,11 @@ BODY = json.dumps(
 ).encode()
 
 
-def bare_requests(ports: list[int], total: int) -> float:
+def bare_requests(ports: list[int], total: int) -> tuple[float, float]:
     session = requests.Session()
     # One kept-alive connection per receiver (the default pool keeps 10 hosts).
     session.mount("http://", HTTPAdapter(pool_connections=len(ports)))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for n in range(total):
         answer = session.post(
             f"http://127.0.0.1:{ports[n % len(ports)]}/hook",
@@ -291,19 +299,26 @@ def bare_requests(ports: list[int], total: int) -> float:
             timeout=15,
         )
         assert answer.status_code == 204
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
-def bare_urllib3(ports: list[int], total: int) -> float:
+def bare_urllib3(ports: list[int], total: int) -> tuple[float, float]:
     pools = [urllib3.HTTPConnectionPool("127.0.0.1", port, maxsize=1) for port in ports]
     headers = {"Content-Type": "application/json"}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for n in range(total):
         answer = pools[n % len(pools)].urlopen(
             "POST", "/hook", body=BODY, headers=headers, timeout=15, retries=False
         )
         assert answer.status == 204
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def _line(what: str, total: int, seconds: float, cpu: float) -> None:
+    print(
+        f"  {what:<24} {seconds:6.2f} s {total / seconds:8,.0f}/s"
+        f"   CPU {cpu * 1e6 / total:5.0f} µs per delivery"
+    )
 
 
 def main() -> None:
@@ -335,19 +350,17 @@ def main() -> None:
             total = args.events * args.receivers
             print(f"fan-out: {args.events} events × {args.receivers} receivers = {total}")
             if args.only == "all":
-                plain = bare_requests(ports, total)
-                bare = bare_urllib3(ports, total)
-                print(f"  bare requests loop:       {plain:6.2f} s {total / plain:8,.0f} posts/s")
-                print(f"  bare urllib3 loop:        {bare:6.2f} s {total / bare:8,.0f} posts/s")
+                plain, plain_cpu = bare_requests(ports, total)
+                bare, bare_cpu = bare_urllib3(ports, total)
+                _line("bare requests loop", total, plain, plain_cpu)
+                _line("bare urllib3 loop", total, bare, bare_cpu)
             for count in (int(n) for n in args.processes.split(",")):
-                _, mine = ours(root / f"fanout{count}", ports, args.events, count)
-                print(
-                    f"  ours, {count} process(es):    {mine:6.2f} s "
-                    f"{total / mine:8,.0f} deliveries/s"
-                )
+                mine, mine_cpu = ours(root / f"fanout{count}", ports, args.events, count)
+                _line(f"ours, {count} process(es)", total, mine, mine_cpu)
                 if args.only == "all":
                     print(
                         f"    ours/requests {plain / mine:.2f}×   ours/urllib3 {bare / mine:.2f}×"
+                        f"   CPU per delivery ours/urllib3 {mine_cpu / bare_cpu:.2f}×"
                     )
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
