@@ -206,10 +206,8 @@ def latency(root: Path, port: int, arrivals: Path, edits: int) -> list[float]:
         worker.wait(timeout=60)
 
 
-def prepare(config: Config, engine: Engine, ports: list[int]) -> Scanner:
-    """Baseline scan, then one subscription per port."""
-    scanner = Scanner(config, engine, keep_cache=False)
-    scanner.scan(datetime.now(UTC))
+def subscribe(engine: Engine, ports: list[int]) -> None:
+    """One subscription (to everything) per receiver port."""
     with engine.begin() as connection:
         for port in ports:
             subs.add(
@@ -218,6 +216,13 @@ def prepare(config: Config, engine: Engine, ports: list[int]) -> Scanner:
                     f"http://127.0.0.1:{port}/hook", allow_private=True, now=datetime.now(UTC)
                 ),
             )
+
+
+def prepare(config: Config, engine: Engine, ports: list[int]) -> Scanner:
+    """Baseline scan, then one subscription per port."""
+    scanner = Scanner(config, engine, keep_cache=False)
+    scanner.scan(datetime.now(UTC))
+    subscribe(engine, ports)
     return scanner
 
 

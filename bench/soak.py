@@ -19,12 +19,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from push import _config, _wait, nginx
+from push import _config, _wait, nginx, subscribe
 from sqlalchemy import Engine, func, select
 
 from syndicator.events import Event
 from syndicator.push import outbox
-from syndicator.push import subscriptions as subs
 from syndicator.push.deliverer import Deliverer
 from syndicator.push.retention import Pruner
 from syndicator.store import records
@@ -63,16 +62,7 @@ def main() -> None:
         config = _config(root / "site", retention_days=args.retention / 86400)
         engine = open_engine(config.store.url)
         with nginx(args.receivers, root / "nginx") as ports:
-            with engine.begin() as connection:
-                for port in ports:
-                    subs.add(
-                        connection,
-                        subs.new_subscription(
-                            f"http://127.0.0.1:{port}/hook",
-                            allow_private=True,
-                            now=datetime.now(UTC),
-                        ),
-                    )
+            subscribe(engine, ports)
             deliverer = Deliverer(config, engine)
             deliverer.pruner = Pruner(
                 engine,

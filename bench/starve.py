@@ -22,13 +22,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from push import _doc, _free_ports, _wait, delivered, nginx
+from push import _doc, _free_ports, _wait, delivered, nginx, subscribe
 
-from syndicator.push import subscriptions as subs
 from syndicator.store.database import open_engine
 
 
@@ -90,16 +88,7 @@ def main() -> None:
         )
         with nginx(args.receivers, root / "nginx") as ports:
             engine = open_engine(url)
-            with engine.begin() as connection:
-                for receiver in ports:
-                    subs.add(
-                        connection,
-                        subs.new_subscription(
-                            f"http://127.0.0.1:{receiver}/hook",
-                            allow_private=True,
-                            now=datetime.now(UTC),
-                        ),
-                    )
+            subscribe(engine, ports)
             log = root / "worker.log"
             with log.open("w") as sink:
                 worker = subprocess.Popen(

@@ -32,7 +32,8 @@ from syndicator.feeds.paging import FEED_MEDIA_TYPES
 from syndicator.push import history, websub
 from syndicator.push import subscriptions as subs
 from syndicator.push.guard import TargetRefused
-from syndicator.push.status import DeliveryKind, DeliveryStatus
+from syndicator.push.history import DeliveryView
+from syndicator.push.status import DeliveryStatus
 from syndicator.push.websub import Topics
 from syndicator.store import records
 from syndicator.web.problems import responses
@@ -61,7 +62,7 @@ class SubscriptionIn(BaseModel):
     url: Text
     categories: list[Name] = Field(default_factory=list, max_length=100)
     tags: list[Name] = Field(default_factory=list, max_length=100)
-    event_types: list[EventType] = Field(default_factory=lambda: ["item.published"])
+    event_types: list[EventType] = Field(default=["item.published"])
     secret: Text | None = Field(None, description="whsec_… to use instead of a generated one")
     description: Text = ""
 
@@ -92,33 +93,6 @@ class SubscriptionOut(BaseModel):
 
 class CreatedSubscription(SubscriptionOut):
     secret: str = Field(description="the signing secret, shown this once only")
-
-
-class AttemptOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    at: str
-    status: int | None
-    duration_ms: float
-    error: str | None
-
-
-class DeliveryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    kind: DeliveryKind
-    event_id: int | None
-    event_type: str | None
-    subscription_id: str
-    url: str
-    topic: str | None
-    webhook_id: str
-    status: DeliveryStatus
-    attempts: int
-    next_attempt_at: str | None
-    last_status: int | None
-    last_error: str | None
-    delivered_at: str | None
-    log: list[AttemptOut]
 
 
 class WebSubSubscriptionOut(BaseModel):
@@ -252,15 +226,15 @@ def api_router(
         status: DeliveryStatus | None = None,
         limit: Limit = 100,
         before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    ) -> list[DeliveryOut]:
+    ) -> list[DeliveryView]:
         """Newest first, each with every attempt (webhooks and WebSub alike); ``before`` is
         the id of the last delivery of the previous page."""
         found = history.list_deliveries(connection, status=status, limit=limit, before=before)
         _link_next(request, response, found, limit, found[-1].id if found else None)
-        return [DeliveryOut.model_validate(d) for d in found]
+        return found
 
     @router.get("/deliveries/{delivery_id}", tags=["deliveries"], responses=responses(404))
-    def read_delivery(delivery_id: DeliveryId, connection: Store) -> DeliveryOut:
+    def read_delivery(delivery_id: DeliveryId, connection: Store) -> DeliveryView:
         return _delivery(connection, delivery_id)
 
     @router.post(
@@ -269,7 +243,7 @@ def api_router(
         status_code=202,
         responses=responses(404, 409),
     )
-    def replay_delivery(delivery_id: DeliveryId) -> DeliveryOut:
+    def replay_delivery(delivery_id: DeliveryId) -> DeliveryView:
         """Queue a delivered or failed delivery again, with the same webhook-id."""
         with engine.begin() as connection:
             _delivery(connection, delivery_id)
@@ -367,11 +341,11 @@ def _found(connection: Connection, subscription_id: str) -> subs.Subscription:
     return found
 
 
-def _delivery(connection: Connection, delivery_id: int) -> DeliveryOut:
+def _delivery(connection: Connection, delivery_id: int) -> DeliveryView:
     found = history.find(connection, delivery_id)
     if found is None:
         raise HTTPException(404, f"no delivery {delivery_id}")
-    return DeliveryOut.model_validate(found)
+    return found
 
 
 def _link_next(
