@@ -108,6 +108,15 @@ class Site:
             self.deliverer.wake()
         return result.distributions
 
+    def settled(self) -> None:
+        """Until every queued delivery is delivered, failed or cancelled: a scan queues its
+        distributions before it returns, so after this nothing more will be sent for it."""
+        wait_for(
+            lambda: all(
+                d["status"] in ("delivered", "failed", "cancelled") for d in self.deliveries()
+            )
+        )
+
     def url(self, path: str) -> str:
         return f"{self.server.url}{path}"
 
