@@ -227,9 +227,13 @@ retry_schedule = [0.2, 0.2, 0.2]
         assert listed.code == 0, listed.stderr
         return json.loads(listed.stdout)
 
-    def settled(self) -> bool:
-        """No delivery waiting or under way: nothing more will be sent until a change."""
-        return all(d["status"] in ("delivered", "failed", "cancelled") for d in self.deliveries())
+    def settled(self, count: int | None = None) -> bool:
+        """No delivery waiting or under way (and ``count`` of them, if given): nothing more
+        will be sent until a change."""
+        found = self.deliveries()
+        if count is not None and len(found) != count:
+            return False
+        return all(d["status"] in ("delivered", "failed", "cancelled") for d in found)
 
     def sql(self, statement: str, **params: object) -> list[Any]:
         engine = sqlalchemy.create_engine(self.store_url)
