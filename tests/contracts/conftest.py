@@ -168,30 +168,31 @@ class Site:
     def out(self) -> Path:
         return self.root / "out"
 
-    def configure(self, extra: str = "") -> Site:
-        """The config file: these settings, then ``extra`` TOML sections appended."""
+    def configure(self, **sections: dict[str, object]) -> Site:
+        """The config file: these defaults, with ``sections`` merged over them key by key
+        (values are written as JSON, which is valid TOML for strings, numbers, booleans and
+        lists)."""
         self.posts.mkdir(exist_ok=True)
+        settings: dict[str, dict[str, object]] = {
+            "site": {"base_url": "https://example.org"},
+            "content": {"dirs": [str(self.posts)]},
+            "output": {"dir": str(self.out)},
+            "store": {"url": self.store_url},
+            "schedule": {"scan_interval_seconds": 3600},
+            "server": {"port": 0, "api_token": TOKEN},
+            "push": {
+                "allow_private_targets": True,
+                "timeout_seconds": 2,
+                "retry_schedule": [0.2, 0.2, 0.2],
+            },
+        }
+        for name, values in sections.items():
+            settings[name] = {**settings.get(name, {}), **values}
         self.config.write_text(
-            f"""
-[site]
-base_url = "https://example.org"
-[content]
-dirs = ["{self.posts}"]
-[output]
-dir = "{self.out}"
-[store]
-url = "{self.store_url}"
-[schedule]
-scan_interval_seconds = 3600
-[server]
-port = 0
-api_token = "{TOKEN}"
-[push]
-allow_private_targets = true
-timeout_seconds = 2
-retry_schedule = [0.2, 0.2, 0.2]
-{extra}
-"""
+            "".join(
+                f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+                for name, values in settings.items()
+            )
         )
         return self
 

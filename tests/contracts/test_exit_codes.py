@@ -40,9 +40,7 @@ def test_run_on_a_port_in_use_exits_2_naming_it(site: Site):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        site.configure('[worker]\nrole = "web"\n').config.write_text(
-            site.config.read_text().replace("port = 0", f"port = {port}")
-        )
+        site.configure(worker={"role": "web"}, server={"port": port})
         ran = subprocess.run(
             [sys.executable, "-m", "syndicator", "run", "--config", str(site.config)],
             cwd=site.root,
@@ -97,7 +95,7 @@ def test_nothing_but_the_summary_goes_into_a_pipe(site: Site):
 
 
 def test_a_missing_content_folder_and_an_unknown_key_exit_2(site: Site):
-    site.configure("[feeds]\nmax_itemz = 3\n")
+    site.configure(feeds={"max_itemz": 3})
     unknown = site.cli("build")
     assert unknown.code == 2 and "max_itemz" in unknown.stderr
     site.configure()

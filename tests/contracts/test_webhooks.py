@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
@@ -109,14 +110,7 @@ def test_categories_and_tags_together_match_either(site: Site, endpoint):
 
 
 def test_patching_a_subscription_to_a_private_url_is_refused(site: Site):
-    import httpx
-
-    site.configure('[worker]\nrole = "web"\n')
-    site.config.write_text(
-        site.config.read_text().replace(
-            "allow_private_targets = true", "allow_private_targets = false"
-        )
-    )
+    site.configure(worker={"role": "web"}, push={"allow_private_targets": False})
     public = "https://93.184.216.34/hook"
     sub = site.subscribe(public)
     site.run()
