@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -81,6 +82,14 @@ def write_doc() -> Callable[[Path, str, str | bytes], Path]:
 @pytest.fixture(scope="session")
 def run_cli() -> Callable[..., CliResult]:
     return _run_cli
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 # --- Stores: a real SQLite file, and a fresh database on the PostgreSQL server of this machine.

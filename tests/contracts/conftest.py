@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -134,14 +133,6 @@ def endpoint() -> Iterator[Callable[[Answer], Endpoint]]:
     for server in servers:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A port on 127.0.0.1 where nothing listens."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def document(title: str, *, date: str = "2024-05-01 09:00:00", **front: str) -> str:
