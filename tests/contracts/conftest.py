@@ -23,7 +23,7 @@ import sqlalchemy
 TOKEN = "contract-token-0123456789"
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 60.0, what: str = "") -> None:
+def wait_until(condition: Callable[[], object], timeout: float = 120.0, what: str = "") -> None:
     """Until ``condition()`` holds; the timeout is a hang guard, never the thing tested."""
     deadline = time.monotonic() + timeout
     while not condition():

@@ -21,7 +21,7 @@ def test_build_exits_2_while_a_worker_holds_the_store(site: Site):
     assert worker.poll() is None
     # Once the worker is gone, the same build succeeds: the lock was the only reason.
     worker.terminate()
-    assert worker.wait(timeout=30) == 0
+    assert worker.wait(timeout=120) == 0
     assert site.cli("build").code == 0
 
 
@@ -46,7 +46,7 @@ def test_run_on_a_port_in_use_exits_2_naming_it(site: Site):
             cwd=site.root,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=180,
         )
     assert ran.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in ran.stderr

@@ -27,14 +27,18 @@ def test_the_web_role_serves_without_scanning_or_locking(site: Site):
     web = site.run()
     assert "worker running (web)" in site.log()
     url = site.served_at()
-    assert [e.title for e in feedparser.parse(httpx.get(f"{url}/rss.xml").content).entries] == ["A"]
-    assert httpx.get(f"{url}/healthz").status_code == 200
+    assert [
+        e.title for e in feedparser.parse(httpx.get(f"{url}/rss.xml", timeout=120).content).entries
+    ] == ["A"]
+    assert httpx.get(f"{url}/healthz", timeout=120).status_code == 200
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    assert httpx.get(f"{url}/api/subscriptions", headers=auth).status_code == 200
+    assert httpx.get(f"{url}/api/subscriptions", headers=auth, timeout=120).status_code == 200
     # It holds no scanner lock: a build runs beside it, and what it writes is served.
     site.write("b.md", "B")
     assert site.cli("build").code == 0
-    wait_until(lambda: len(feedparser.parse(httpx.get(f"{url}/rss.xml").content).entries) == 2)
+    wait_until(
+        lambda: len(feedparser.parse(httpx.get(f"{url}/rss.xml", timeout=120).content).entries) == 2
+    )
     assert web.poll() is None
 
 
@@ -45,6 +49,7 @@ def test_websub_through_a_running_worker(site: Site, endpoint):
     url = site.served_at()
     answer = httpx.post(
         f"{url}/hub",
+        timeout=120,
         data={
             "hub.mode": "subscribe",
             "hub.topic": "https://example.org/rss.xml",
@@ -120,7 +125,7 @@ def test_a_scheduled_item_due_while_the_worker_was_down_is_announced_at_restart(
     site.write("marker.md", "Marker")  # once announced, soon.md was scanned too
     wait_until(lambda: [b["data"]["title"] for b in hook.json_posts()] == ["Marker"])
     worker.send_signal(signal.SIGTERM)
-    assert worker.wait(timeout=30) == 0
+    assert worker.wait(timeout=120) == 0
     # Stopped before its time: known to the store as scheduled, not in the feeds.
     assert site.sql("SELECT state FROM items WHERE key LIKE '%soon.md'")[0].state == "scheduled"
     assert "Soon" not in _titles(site)

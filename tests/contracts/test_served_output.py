@@ -25,7 +25,7 @@ def test_every_built_file_and_folder_index_is_served(site: Site):
     base = site.served_at()
     built = [p for p in site.out.rglob("*") if p.is_file() and not p.name.startswith(".")]
     assert len(built) > 20  # feeds, archives, pages
-    with httpx.Client(base_url=base, headers={"Accept-Encoding": "identity"}) as http:
+    with httpx.Client(base_url=base, headers={"Accept-Encoding": "identity"}, timeout=120) as http:
         for path in built:
             url = "/" + path.relative_to(site.out).as_posix()
             served = http.get(url)

@@ -92,7 +92,7 @@ def site(tmp_path: Path, store_url: str) -> Iterator[Callable[..., Site]]:
         one.engine.dispose()
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+def _wait(condition: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():

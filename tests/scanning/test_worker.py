@@ -65,7 +65,7 @@ port = 0
 
 def _stop(process: subprocess.Popen[str]) -> int:
     process.send_signal(signal.SIGTERM)
-    return process.wait(timeout=10)
+    return process.wait(timeout=120)
 
 
 @pytest.fixture

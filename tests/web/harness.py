@@ -46,7 +46,7 @@ def make_config(tmp_path: Path, store_url: str, **sections: dict[str, Any]) -> C
     return with_overrides(Config(), **settings)
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
+def wait_for(condition: Callable[[], object], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
