@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -117,13 +118,16 @@ def build_item(
     tags = _names(_first_present(meta, ("tags", "tag")))
     url = _permalink(meta, source.collection, slug, date, categories, config)
 
-    content_html = render_markdown(document.body, base_url=url)
+    content_html = render_markdown(document.body, base_url=url, page=meta)
     summary_source = _first_text(meta, config.content.summary_keys)
     summary_html = (
-        render_markdown(summary_source, base_url=url)
+        render_markdown(summary_source, base_url=url, page=meta)
         if summary_source
         else first_paragraph(content_html)
     )
+    if not summary_html and not content_html:
+        # No entry without text (a feed validator's "Missing textual content").
+        summary_html = html.escape(title, quote=False)
     site_root = config.base_url + "/"
     image = _first_url(meta, config.content.image_keys, site_root)
     external = _first_url(meta, config.content.external_url_keys, site_root)

@@ -45,8 +45,17 @@ def page_path(feed_path: str, number: int | None, fmt: str) -> str:
 
 
 def archive_count(size: int, max_items: int) -> int:
-    """Full pages counted from the oldest item, the newest ``max_items`` aside."""
-    return (size - 1) // max_items if size else 0
+    """Full pages counted from the oldest item, the newest ``max_items`` aside; none until
+    there are two.
+
+    A lone archive could link no neighbour (RFC 5005 §4: ``prev-archive`` and ``next-archive``
+    point to archives, and the subscription document is not one), which feed validators report
+    as an incomplete archive. RFC 5005 lets a publisher leave old entries out of its archives,
+    so a feed holding fewer than ``2 × max_items + 1`` items publishes its newest ``max_items``
+    only; the next item publishes the two oldest pages at once.
+    """
+    full = (size - 1) // max_items if size else 0
+    return full if full >= 2 else 0
 
 
 def oldest_first_slice(size: int, number: int | None, max_items: int) -> slice:

@@ -31,9 +31,10 @@ def test_page_paths_of_the_site_and_of_a_feed_folder():
 
 
 @pytest.mark.parametrize(
-    ("size", "count"), [(0, 0), (1, 0), (50, 0), (51, 1), (100, 1), (101, 2), (151, 3)]
+    ("size", "count"), [(0, 0), (1, 0), (50, 0), (51, 0), (100, 0), (101, 2), (150, 2), (151, 3)]
 )
-def test_archives_are_full_pages_beside_the_newest(size, count):
+def test_archives_are_full_pages_beside_the_newest_from_two_on(size, count):
+    # None until two pages fill: a lone archive would have no archive neighbour to link.
     assert archive_count(size, 50) == count
 
 
@@ -46,6 +47,7 @@ def test_each_item_is_on_its_archive_and_or_the_current_page():
     holding = {index: pages_holding(index, size, per) for index in range(size)}
     assert holding == {0: [1], 1: [1], 2: [1], 3: [2], 4: [2, None], 5: [2, None], 6: [None]}
     assert [pages_holding(i, 3, 3) for i in range(3)] == [[None], [None], [None]]
+    assert [pages_holding(i, 6, 3) for i in range(6)] == [[], [], [], [None], [None], [None]]
 
 
 def test_jitter_is_the_rngs_draw_added_to_the_schedule():

@@ -27,6 +27,18 @@ def slug(name: str) -> str:
     return python_slugify(re.sub("['’‘ʼ]", "", name))
 
 
+def archive_pages(size: int, max_items: int = 50) -> int:
+    """Full pages of the oldest items beside the newest ``max_items``, published only when
+    there are two or more: a lone archive would have no neighbouring archive to link."""
+    full = max(0, size - 1) // max_items
+    return full if full >= 2 else 0
+
+
+def reachable(members: list[Expected], max_items: int = 50) -> list[Expected]:
+    """The items a client walking the archives finds (``members`` newest first)."""
+    return members if archive_pages(len(members), max_items) else members[:max_items]
+
+
 @dataclass(frozen=True)
 class Expected:
     key: str
