@@ -40,3 +40,12 @@ def test_every_built_file_and_folder_index_is_served(site: Site):
             assert http.get(url).status_code == 301, url
             assert http.get(url + "/").content == (folder / "index.html").read_bytes(), url
         assert http.get("/").content == (site.out / "index.html").read_bytes()
+
+
+def test_a_long_tag_gets_a_folder_cut_at_a_word_within_200_characters(site: Site):
+    # Words of one letter: the cut falls at 199 (200 would end on a separator); words of ten
+    # letters: at 197, the last whole word, never in the middle of one.
+    site.write("a.md", "A", tags="[" + " ".join(["a"] * 150) + ", " + "abcdefghij " * 30 + "]")
+    assert site.cli("build").code == 0
+    folders = sorted(p.name for p in (site.out / "tags").iterdir())
+    assert folders == sorted(["-".join(["a"] * 100), "-".join(["abcdefghij"] * 18)])
