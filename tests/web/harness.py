@@ -47,7 +47,7 @@ def make_config(tmp_path: Path, store_url: str, **sections: dict[str, Any]) -> C
     return with_overrides(Config(), **settings)
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
+def wait_for(condition: Callable[[], object], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -108,6 +108,15 @@ class Site:
         if result.events or result.distributions:
             self.deliverer.wake()
         return result.distributions
+
+    def settled(self) -> None:
+        """Until every queued delivery is delivered, failed or cancelled: a scan queues its
+        distributions before it returns, so after this nothing more will be sent for it."""
+        wait_for(
+            lambda: all(
+                d["status"] in ("delivered", "failed", "cancelled") for d in self.deliveries()
+            )
+        )
 
     def url(self, path: str) -> str:
         return f"{self.server.url}{path}"
