@@ -70,7 +70,7 @@ def feed_generator(page: Page, site: SiteContext, fmt: str) -> FeedGenerator:
     fg.language(site.language)
     fg.author(name=site.author)
     fg.generator(GENERATOR, version=VERSION, uri=GENERATOR_URI)
-    newest = max((e.updated for e in page.entries), default=EPOCH)
+    newest = page.updated or EPOCH
     fg.updated(newest)
     fg.lastBuildDate(newest)
     return fg
