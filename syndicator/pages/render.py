@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import nh3
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from syndicator.catalog import FeedSpec, LiveCatalog
 from syndicator.config import Config
@@ -81,6 +81,7 @@ class PageRenderer:
             lstrip_blocks=True,
         )
         self.env.globals.update(t=self.labels, site=self.site, content_lang=config.site.language)
+        self.env.filters["breakable"] = _breakable
 
     def feed_page_jobs(
         self, pages: Iterable[Page], catalog: LiveCatalog
@@ -176,6 +177,12 @@ class PageRenderer:
             "hub": self.site.hub_url,
             "api": self.api,
         }
+
+
+def _breakable(url: str) -> Markup:
+    """A long address that a narrow screen may wrap after each slash, not inside a word."""
+    scheme, separator, rest = url.rpartition("://")
+    return escape(scheme + separator) + Markup("/<wbr>").join(rest.split("/"))
 
 
 def _text(html: str) -> Markup:
