@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, sync_playwright
-
 from feeds import reference
 from feeds.conftest import BUILDS, CORPUS
 from feeds.helpers import BASE_URL, NOW
+from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -7,10 +7,10 @@ import unicodedata
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import expect
-
 from feeds.helpers import BASE_URL
 from feeds.reference import PARIS
+from playwright.sync_api import expect
+
 from .conftest import SCREENSHOTS, BuiltSite
 
 CATEGORY = "categories/communique-de-presse"
@@ -82,9 +82,12 @@ def test_typing_filters_and_the_select_sorts(site: BuiltSite, open_tab):
     expect(page.locator("[data-none]:visible")).to_have_count(2)
     page.get_by_label("Le nom contient").fill("")
     page.get_by_label("Trier par").select_option("size")
-    sizes = [int(s) for s in page.locator("[data-list]").first.locator("li").evaluate_all(
-        "rows => rows.map(r => r.dataset.size)"
-    )]
+    sizes = [
+        int(s)
+        for s in page.locator("[data-list]")
+        .first.locator("li")
+        .evaluate_all("rows => rows.map(r => r.dataset.size)")
+    ]
     assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) > 1
     first = page.locator("[data-list]").first.locator("li a").first
     biggest = max(
@@ -92,8 +95,10 @@ def test_typing_filters_and_the_select_sorts(site: BuiltSite, open_tab):
     )
     assert len(site.feeds()[biggest]) == sizes[0]
     page.get_by_label("Trier par").select_option("updated")
-    stamps = page.locator("[data-list]").last.locator("li").evaluate_all(
-        "rows => rows.map(r => Date.parse(r.dataset.updated))"
+    stamps = (
+        page.locator("[data-list]")
+        .last.locator("li")
+        .evaluate_all("rows => rows.map(r => Date.parse(r.dataset.updated))")
     )
     assert stamps == sorted(stamps, reverse=True)
     first.click()
@@ -127,7 +132,9 @@ def test_a_feed_page_shows_the_feed_and_how_to_follow_it(site: BuiltSite, open_t
     assert facts.startswith(f"{len(items)} articles, mis à jour le ")
     assert facts.endswith(f"le plus ancien du {french_date(oldest)}.")
     alternates = page.locator("head link[rel=alternate]").evaluate_all("ls => ls.map(l => l.href)")
-    assert sorted(alternates) == [f"{BASE_URL}/{folder}/{n}" for n in ("atom.xml", "feed.json", "rss.xml")]
+    assert sorted(alternates) == [
+        f"{BASE_URL}/{folder}/{n}" for n in ("atom.xml", "feed.json", "rss.xml")
+    ]
     cards = page.locator(".items > li")
     expect(cards).to_have_count(min(50, len(items)))
     links = cards.locator("h3 a").evaluate_all("as => as.map(a => a.href)")
@@ -198,3 +205,10 @@ def test_screenshots_and_nothing_wider_than_the_screen(open_tab, path, width, he
         page.screenshot(path=str(SCREENSHOTS / name), full_page=full)
         assert (SCREENSHOTS / name).stat().st_size > 0
     print(f"screenshots: {SCREENSHOTS.resolve()}/{stem}*.png")
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_nothing_scrolls_sideways_on_the_narrowest_phone(open_tab, path):
+    tab = open_tab(viewport={"width": 320, "height": 640})
+    tab.page.goto(url(path))
+    assert tab.page.evaluate("document.documentElement.scrollWidth") <= 320
