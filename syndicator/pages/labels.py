@@ -135,12 +135,10 @@ class Labels:
         form = _locale(self.lang).plural_form(n)
         return forms.get(form, forms["other"]).format(n=_number(n, self.lang))
 
-    def date(self, moment: datetime) -> str:
-        """A day in words, in the site's time zone (the day an article appeared there)."""
-        return _long_date(moment.astimezone(self.timezone).date(), self.lang)
-
-    def iso(self, moment: datetime) -> str:
-        return moment.astimezone(self.timezone).isoformat()
+    def when(self, moment: datetime) -> Markup:
+        """``<time>``: the day in words, in the site's time zone (the day an article appeared
+        there), and the moment for machines."""
+        return _time_element(moment, self.timezone, self.lang)
 
 
 @lru_cache(maxsize=8)
@@ -151,6 +149,15 @@ def _locale(lang: str) -> Locale:
 @lru_cache(maxsize=4096)
 def _long_date(day: date, lang: str) -> str:
     return format_date(day, "long", locale=lang)
+
+
+# Pages show each item in several feeds: its dates are formatted once.
+@lru_cache(maxsize=16384)
+def _time_element(moment: datetime, timezone: tzinfo, lang: str) -> Markup:
+    local = moment.astimezone(timezone)
+    return Markup('<time datetime="{}">{}</time>').format(
+        local.isoformat(), _long_date(local.date(), lang)
+    )
 
 
 def _number(n: int, lang: str) -> str:

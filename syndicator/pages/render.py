@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from importlib.resources import files
 from urllib.parse import quote
 
@@ -79,6 +80,7 @@ class PageRenderer:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,
         )
         self.env.globals.update(t=self.labels, site=self.site, content_lang=config.site.language)
         self.env.filters["breakable"] = _breakable
@@ -185,6 +187,8 @@ def _breakable(url: str) -> Markup:
     return escape(scheme + separator) + Markup("/<wbr>").join(rest.split("/"))
 
 
+@lru_cache(maxsize=16384)
 def _text(html: str) -> Markup:
-    """A summary without its markup: a card's only link is its title."""
+    """A summary without its markup: a card's only link is its title. Cached: an item is on
+    the page of each of its feeds."""
     return Markup(nh3.clean(html, tags=set()))

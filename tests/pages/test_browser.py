@@ -212,3 +212,22 @@ def test_nothing_scrolls_sideways_on_the_narrowest_phone(open_tab, path):
     tab = open_tab(viewport={"width": 320, "height": 640})
     tab.page.goto(url(path))
     assert tab.page.evaluate("document.documentElement.scrollWidth") <= 320
+
+
+def test_the_first_tab_shows_a_skip_link_with_a_visible_focus(open_tab):
+    tab = open_tab()
+    page = tab.page
+    page.goto(url(CATEGORY))
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Aller au contenu")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    outline = skip.evaluate(
+        "a => getComputedStyle(a).outlineStyle + ' ' + getComputedStyle(a).outlineWidth"
+    )
+    assert outline == "solid 3px", outline
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.closest('main') !== null")
+    assert focused

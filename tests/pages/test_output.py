@@ -10,8 +10,11 @@ from urllib.parse import quote, urljoin, urlsplit
 import feedparser
 from feeds.helpers import BASE_URL, NOW
 from lxml import html as lxml_html
+from scanning.conftest import at, paged_config
 
-from syndicator.config import DEFAULT_READERS
+from syndicator.config import DEFAULT_READERS, with_overrides
+from syndicator.scanner import Scanner
+from syndicator.store.database import open_engine
 
 from .conftest import BuiltSite
 
@@ -143,3 +146,34 @@ def test_a_page_is_rewritten_only_when_its_feed_changes(tmp_path: Path, run_cli,
     directory = (out / "index.html").read_text()
     assert 'href="tags/z/"' not in directory and 'href="tags/x/"' in directory
     assert sorted(os.listdir(out / "tags")) == ["x", "y"]
+
+
+def test_a_running_worker_writes_a_page_with_its_feed_and_removes_it_with_it(tmp_path: Path):
+    """The incremental path: one long-lived scanner, scans after each edit (as the worker)."""
+    content = tmp_path / "_posts"
+    content.mkdir()
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    config = with_overrides(paged_config(content, tmp_path / "out", store), feeds={"max_items": 2})
+    scanner = Scanner(config, open_engine(store))
+    out = tmp_path / "out"
+    (content / "a.md").write_text(_doc("Alpha", "2024-01-01 10:00:00", "News", "x, y"))
+    (content / "b.md").write_text(_doc("Beta", "2024-02-01 10:00:00", "News", "y"))
+    (content / "c.md").write_text(_doc("Gamma", "2024-03-01 10:00:00", "Sport", "z"))
+    (content / "d.md").write_text(_doc("Delta", "2024-04-01 10:00:00", "Sport", "y"))
+    scanner.scan(at(0))
+    assert (out / "tags/z/index.html").is_file()
+
+    def pages(written: list[str]) -> set[str]:
+        return {p for p in written if p.endswith("index.html")}
+
+    # Alpha is in y's archive only: y's page is not even rendered again; x's and news's are.
+    (content / "a.md").write_text(_doc("Alpha", "2024-01-01 10:00:00", "News", "x, y", "New."))
+    written = scanner.scan(at(60)).report.written
+    assert pages(written) == {"index.html", "categories/news/index.html", "tags/x/index.html"}
+    # Gamma goes, and tag z with it: its page too.
+    (content / "c.md").unlink()
+    result = scanner.scan(at(120))
+    assert "tags/z/index.html" in result.report.removed
+    assert not (out / "tags/z").exists()
+    assert pages(result.report.written) == {"index.html", "categories/sport/index.html"}
+    assert 'href="tags/z/"' not in (out / "index.html").read_text()
