@@ -143,8 +143,11 @@ def test_a_feed_page_shows_the_feed_and_how_to_follow_it(site: BuiltSite, open_t
     assert dates == [french_date(i.published) for i in items[: len(dates)]]
     for card in cards.all()[:5]:
         expect(card.locator("h3 a")).to_be_visible()
-    images = page.locator(".items img")
-    assert all(alt == "" for alt in images.evaluate_all("is => is.map(i => i.getAttribute('alt'))"))
+    # The articles' images are on the real site, out of reach here: a card whose image
+    # cannot load shows no broken image.
+    first_image = tab.context.request.get(url(folder)).text().split('class="items"')[1]
+    if first_image.split("</li>")[0].count("<img"):
+        expect(cards.first.locator("img")).to_have_count(0)
     expect(page.get_by_role("heading", name="Suivre ce flux")).to_be_visible()
     expect(page.get_by_text(f"{BASE_URL}/{folder}/rss.xml", exact=True)).to_be_visible()
     readers = page.locator("a.reader")
@@ -231,3 +234,17 @@ def test_the_first_tab_shows_a_skip_link_with_a_visible_focus(open_tab):
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement.closest('main') !== null")
     assert focused
+
+
+def test_printing_hides_the_controls_and_prints_article_addresses(open_tab):
+    tab = open_tab(permissions=["clipboard-read", "clipboard-write"])
+    page = tab.page
+    page.goto(url(TAG))
+    expect(page.get_by_role("button").first).to_be_visible()
+    page.emulate_media(media="print")
+    expect(page.get_by_role("button")).to_have_count(0)
+    expect(page.locator("button.copy")).to_have_count(3)
+    expect(page.locator(".readers")).to_be_hidden()
+    first = page.locator(".items h3 a").first
+    after = first.evaluate("a => getComputedStyle(a, '::after').content")
+    assert after == f'" <{first.get_attribute("href")}>"', after

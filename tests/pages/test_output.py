@@ -69,6 +69,8 @@ def test_every_link_leads_to_a_file_of_the_output_or_to_an_article(site: BuiltSi
             else:
                 assert href in articles, (page, href)
             checked += 1
+        # Images are the articles' own, beside their titles: an empty alt.
+        assert all(img.get("alt") == "" and img.get("src") for img in tree.xpath("//img"))
         # Every reader link is there, and the articles listed are this feed's own.
         assert {a.get("href") for a in tree.xpath("//a[@class='reader']")} == readers
     assert checked > 174 * 10

@@ -18,6 +18,13 @@
     });
   }
 
+  // An article image that cannot be loaded leaves its card without a hole.
+  document.querySelectorAll(".items img").forEach(function (image) {
+    function drop() { image.remove(); }
+    if (image.complete && !image.naturalWidth) { drop(); }
+    image.addEventListener("error", drop);
+  });
+
   var tools = document.querySelector("[data-tools]");
   if (!tools) { return; }
   var filter = tools.querySelector("[data-filter]");
