@@ -179,3 +179,27 @@ def test_a_running_worker_writes_a_page_with_its_feed_and_removes_it_with_it(tmp
     assert not (out / "tags/z").exists()
     assert pages(result.report.written) == {"index.html", "categories/sport/index.html"}
     assert 'href="tags/z/"' not in (out / "index.html").read_text()
+
+
+def test_english_labels_for_english_and_other_languages_and_no_hub_or_api_when_off(
+    tmp_path: Path, run_cli, write_doc
+):
+    content = tmp_path / "_posts"
+    write_doc(content, "a.md", _doc("Alpha", "2024-01-01 10:00:00", "News", "x"))
+    for language in ("en", "de-DE"):
+        out = tmp_path / language
+        env = {"SYNDICATOR_SITE_LANGUAGE": language, "SYNDICATOR_WEBSUB_ENABLED": "false"}
+        args = ["build", "--content", content, "--output", out, "--base-url", BASE_URL]
+        result = run_cli(*args, "--now", NOW, cwd=tmp_path, env=env)
+        assert result.code == 0, result.stderr
+        page = lxml_html.parse(str(out / "categories/news/index.html")).getroot()
+        assert page.get("lang") == "en"
+        assert page.xpath("//h1")[0].get("lang") == language
+        facts = " ".join(page.xpath("//main/p[@class='facts']")[0].text_content().split())
+        assert facts == "1 article, updated January 1, 2024, the oldest from January 1, 2024."
+        assert page.xpath("//button/@aria-label") == [
+            "Copy the RSS address",
+            "Copy the Atom address",
+            "Copy the JSON Feed address",
+        ]
+        assert not page.xpath("//*[@class='hub' or @class='api']")
