@@ -15,7 +15,7 @@ from functools import lru_cache
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 FALLBACK = "en"
 
@@ -155,8 +155,8 @@ def _long_date(day: date, lang: str) -> str:
 @lru_cache(maxsize=16384)
 def _time_element(moment: datetime, timezone: tzinfo, lang: str) -> Markup:
     local = moment.astimezone(timezone)
-    return Markup('<time datetime="{}">{}</time>').format(
-        local.isoformat(), _long_date(local.date(), lang)
+    return Markup(
+        f'<time datetime="{local.isoformat()}">{escape(_long_date(local.date(), lang))}</time>'
     )
 
 

@@ -99,7 +99,7 @@ class PageRenderer:
         feed = job.page.feed
         return self._render(
             "feed.html",
-            root="../../",
+            root="../" * (feed.path.count("/") + 1),
             title=self.site.feed_title(feed),
             feed=feed,
             follow=self._follow(feed),
