@@ -34,10 +34,10 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import Config, with_overrides
 from syndicator.push import subscriptions as subs
 from syndicator.push.deliverer import Deliverer
-from syndicator.scanner import Scanner
 from syndicator.store.database import open_engine
 
 
@@ -160,7 +160,7 @@ def latency(root: Path, port: int, arrivals: Path, edits: int) -> list[float]:
 
 def fill_outbox(config: Config, engine, ports: list[int], events: int) -> int:
     """Baseline scan, one subscription per port, then ``events`` new items in one scan."""
-    scanner = Scanner(config, engine, keep_cache=False)
+    scanner = announcing_pipeline(config, engine, keep_cache=False)
     scanner.scan(datetime.now(UTC))
     with engine.begin() as connection:
         for port in ports:

@@ -8,7 +8,7 @@ out of 10, 2–4 tags out of 200, about 2 KB of markdown, dates over 10 years) i
 folder (or ``--workdir``, e.g. ``bench/out``), never in the repository. Then:
 
 1. a cold ``syndicator build --config F`` fills the store and the output folder (timed);
-2. in this process, a fresh ``Scanner`` scans the filled store once (the cold first scan,
+2. in this process, a fresh pipeline scans the filled store once (the cold first scan,
    which renders every page in memory), then scans with no change ``--rescans`` times: the
    warm no-change rescan a running worker does on every tick (median reported);
 3. ``syndicator run --config F`` starts as a subprocess (watch on, a long periodic interval);
@@ -58,9 +58,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import load_config
 from syndicator.feeds.paging import archive_count, oldest_first_slice, page_path
-from syndicator.scanner import Scanner
 from syndicator.store.database import open_engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,7 +201,7 @@ def in_process(config_path: Path, result: SizeResult, args, content: Path):
     config = load_config(config_path, environ={})
     engine = open_engine(config.store.url)
     try:
-        scanner = Scanner(config, engine)
+        scanner = announcing_pipeline(config, engine)
         started = time.perf_counter()
         scanner.scan(wall_now())
         result.cold_scan_s = time.perf_counter() - started

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from syndicator.content.items import Item, Problem
 from syndicator.content.slugs import name_slug
+from syndicator.vocabulary import FEED_KIND_FOLDERS, FeedKind
 
 State = Literal["draft", "scheduled", "published", "duplicate"]
-FeedKind = Literal["site", "category", "tag"]
 # (published, key): the order of a feed, oldest first; the key breaks ties deterministically.
 Position = tuple[datetime, str]
 
@@ -88,16 +88,20 @@ def item_state(item: Item, published: datetime, now: datetime) -> State:
 
 
 def _feed_path(kind: FeedKind, slug: str) -> str:
-    return "" if kind == "site" else f"{'categories' if kind == 'category' else 'tags'}/{slug}"
+    return f"{FEED_KIND_FOLDERS[kind]}/{slug}" if FEED_KIND_FOLDERS[kind] else ""
 
 
 def _memberships(item: Item) -> list[tuple[str, FeedKind, str, str]]:
     """(feed path, kind, slug, display name) of every feed an item belongs to."""
     result: list[tuple[str, FeedKind, str, str]] = [("", "site", "", "")]
-    for kind, names in (("category", item.categories), ("tag", item.tags)):
+    kinds: tuple[tuple[FeedKind, tuple[str, ...]], ...] = (
+        ("category", item.categories),
+        ("tag", item.tags),
+    )
+    for kind, names in kinds:
         for name in names:
             slug = name_slug(name)
-            result.append((_feed_path(kind, slug), kind, slug, name))  # type: ignore[arg-type]
+            result.append((_feed_path(kind, slug), kind, slug, name))
     return result
 
 
@@ -134,7 +138,7 @@ class LiveCatalog:
     @property
     def feeds(self) -> list[FeedSpec]:
         """Site first, then categories, then tags, each by slug."""
-        rank = {"site": 0, "category": 1, "tag": 2}
+        rank = {kind: i for i, kind in enumerate(FEED_KIND_FOLDERS)}
         paths = sorted(self._feeds, key=lambda p: (rank[self._feeds[p].kind], self._feeds[p].slug))
         return [spec for p in paths if (spec := self.feed(p)) is not None]
 
@@ -174,13 +178,13 @@ class LiveCatalog:
             if (move := self._settle(key, now, updated_at, delta))
         ]
         # Leave first, on still-sorted orders; then join (a large batch appends, then sorts).
-        for old, _ in moves:
-            if old is not None:
-                self._leave(old, delta)
+        for leaving, _ in moves:
+            if leaving is not None:
+                self._leave(leaving, delta)
         bulk = len(moves) > 64
-        for _, new in moves:
-            if new is not None:
-                self._join(new, delta, bulk=bulk)
+        for _, joining in moves:
+            if joining is not None:
+                self._join(joining, delta, bulk=bulk)
         if bulk:
             for path in delta.shifted:
                 if path in self._feeds:
@@ -274,22 +278,3 @@ def _same_place(old: Entry, new: Entry) -> bool:
         and old.item.categories == new.item.categories
         and old.item.tags == new.item.tags
     )
-
-
-def build_catalog(
-    items: Iterable[Item],
-    *,
-    now: datetime,
-    first_seen: Mapping[str, datetime],
-    updated_at: Mapping[str, datetime] | None = None,
-) -> LiveCatalog:
-    """A catalog of ``items`` at ``now`` in one step (``syndicator check``, tests)."""
-    catalog = LiveCatalog()
-    items = list(items)
-    catalog.apply(
-        {i.key: i for i in items},
-        now=now,
-        first_seen={i.key: first_seen.get(i.key, now) for i in items},
-        updated_at=updated_at or {},
-    )
-    return catalog

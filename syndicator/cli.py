@@ -1,9 +1,11 @@
-"""Command line (DESIGN.md §5). Exit codes: 0 ok, 1 content errors, 2 usage or configuration."""
+"""Command line (docs/contracts/cli.md). Exit codes: 0 ok, 1 content errors, 2 usage,
+configuration, store or environment (a full disk, a folder not writable)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -12,8 +14,9 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from syndicator.config import ROLES, Config, ConfigError, load_config, with_overrides
+from syndicator.config import Config, ConfigError, load_config, with_overrides
 from syndicator.store.database import StoreError
+from syndicator.vocabulary import Role
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 
@@ -44,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--now", help="ISO date-time to use as the current time")
 
     run = command("run", "run the worker: watch the folder, keep feeds current, push events")
-    run.add_argument("--role", choices=ROLES, help="what this process does (worker.role: all)")
+    run.add_argument(
+        "--role", choices=list(Role), type=Role, help="what this process does (worker.role: all)"
+    )
 
     def group(name: str, help_text: str) -> Callable[[str, str], argparse.ArgumentParser]:
         actions = commands.add_parser(name, help=help_text).add_subparsers(
@@ -128,11 +133,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError, StoreError) as exc:
         print(f"syndicator: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:
+        # The environment failed (a full disk, a folder not writable): one line, not a trace.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"syndicator: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _cmd_build(args: argparse.Namespace, config: Config) -> int:
+    from syndicator.announce.announcer import announcing_pipeline
     from syndicator.progress import Progress
-    from syndicator.scanner import Scanner
     from syndicator.store.database import ScannerLock, open_engine
 
     now = parse_now(args.now, config)
@@ -142,18 +152,16 @@ def _cmd_build(args: argparse.Namespace, config: Config) -> int:
         raise StoreError("a syndicator worker is running on this store; it keeps the feeds built")
     progress = Progress()
     try:
-        result = Scanner(config, engine, keep_cache=False).scan(now, progress)
+        result = announcing_pipeline(config, engine, keep_cache=False).scan(now, progress)
     finally:
         progress.close()
         lock.release()
         engine.dispose()
     _print_problems(result.problems)
-    catalog, report = result.catalog, result.report
-    states = list(catalog.states.values())
+    report = result.report
     print(
-        f"{result.documents} documents: {states.count('published')} published, "
-        f"{states.count('draft')} drafts, {states.count('scheduled')} scheduled; "
-        f"{len(catalog.feeds)} feeds in {config.output.dir}: {len(report.written)} files written, "
+        f"{result.summary()}; {len(result.catalog.feeds)} feeds in {config.output.dir}: "
+        f"{len(report.written)} files written, "
         f"{report.unchanged} unchanged, {len(report.removed)} removed",
         file=sys.stderr,
     )
@@ -161,20 +169,22 @@ def _cmd_build(args: argparse.Namespace, config: Config) -> int:
 
 
 def _cmd_check(args: argparse.Namespace, config: Config) -> int:
-    from syndicator.build import content_dirs, read_sources
-    from syndicator.catalog import build_catalog
-    from syndicator.content.scan import scan
+    from syndicator.engine.pipeline import Pipeline
+    from syndicator.store.database import open_existing
 
     now = parse_now(args.now, config)
-    results = [r.result for r in read_sources(scan(content_dirs(config)), config) if r.result]
-    items = [r.item for r in results if r.item is not None]
-    catalog = build_catalog(items, now=now, first_seen={})
-    problems = [p for r in results for p in r.problems] + list(catalog.problems)
-    _print_problems(problems)
-    errors = sum(1 for p in problems if p.severity == "error")
-    documents = sum(1 for r in results if r.is_document)
+    # The store, when there is one, says when undated documents were first seen: with it
+    # check sees the catalog build would write. It is only read.
+    store = open_existing(config.store.url)
+    try:
+        result = Pipeline(config, store, render=False).scan(now)
+    finally:
+        if store is not None:
+            store.dispose()
+    _print_problems(result.problems)
+    errors = len(result.errors)
     print(
-        f"{documents} documents: {errors} errors, {len(problems) - errors} warnings",
+        f"{result.summary()}; {errors} errors, {len(result.problems) - errors} warnings",
         file=sys.stderr,
     )
     return EXIT_CONTENT if errors else EXIT_OK
@@ -185,12 +195,19 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     import signal
     import threading
 
+    from syndicator import parallel
     from syndicator.store.database import open_engine
     from syndicator.worker.service import Worker
 
+    # Before any thread starts: render workers are forked from this server, never from here.
+    parallel.prepare()
+    if os.environ.get("SYNDICATOR_CHECK_FORKS") == "1":
+        parallel.forbid_fork_after_threads()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # APScheduler logs two INFO lines per job run; one line per scan that did something is ours.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -1,6 +1,6 @@
 """Configuration: ``config/syndicator.toml``, then ``SYNDICATOR_<SECTION>_<KEY>``, then flags.
 
-Every key is optional (DESIGN.md §6). Unknown sections and keys are refused rather than
+Every key is optional (docs/contracts/config.md). Unknown sections and keys are refused rather than
 ignored, because a misspelt key silently falling back to its default is the kind of mistake an
 operator only finds in production.
 """
@@ -12,8 +12,10 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from syndicator.vocabulary import FORMATS, FormatName, Role
 
 DEFAULT_CONFIG_PATH = Path("config/syndicator.toml")
 ENV_PREFIX = "SYNDICATOR_"
@@ -43,10 +45,15 @@ class ContentConfig:
     author_keys: tuple[str, ...] = ("author", "auteur")
     external_url_keys: tuple[str, ...] = ("redirection", "redirect_to", "external_url")
 
+    @property
+    def paths(self) -> list[Path]:
+        """The content folders, in the order given (the first one wins a key both hold)."""
+        return [Path(d) for d in self.dirs]
+
 
 @dataclass(frozen=True)
 class FeedsConfig:
-    formats: tuple[str, ...] = ("rss", "atom", "json")
+    formats: tuple[FormatName, ...] = tuple(FORMATS)
     max_items: int = 50
     full_content: bool = True
 
@@ -79,7 +86,7 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    role: str = "all"
+    role: Role = Role.ALL
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,8 @@ class ServerConfig:
 @dataclass(frozen=True)
 class PushConfig:
     timeout_seconds: float = 15.0
+    # Seconds to wait after each failed attempt, the first delay following the first attempt:
+    # 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (Standard Webhooks practice), about 27.6 h in all.
     retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
     max_concurrency: int = 16
     allow_private_targets: bool = False
@@ -132,17 +141,16 @@ class Config:
     @property
     def hub_url(self) -> str | None:
         """The WebSub hub feeds advertise, or None when the hub is off."""
-        if not self.websub.enabled:
-            return None
+        return self.hub_endpoint if self.websub.enabled else None
+
+    @property
+    def hub_endpoint(self) -> str:
+        """Where the hub is: ``websub.hub_url``, or ``/hub`` on the site by default."""
         return self.websub.hub_url or f"{self.base_url}/hub"
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.site.timezone)
-
-
-FEED_FORMATS = ("rss", "atom", "json")
-ROLES = ("all", "scanner", "deliverer", "web")
 
 
 def load_config(
@@ -220,7 +228,7 @@ def _coerce(hint: Any, value: Any, key: str, source: str) -> Any:
                 value = [part.strip() for part in value.split(",") if part.strip()]
             if not isinstance(value, list | tuple):
                 raise TypeError("expected a list")
-            return tuple(item_type(v) for v in value)
+            return tuple(_coerce(item_type, v, key, source) for v in value)
         if hint is Mapping[str, str] or origin is Mapping:
             if not isinstance(value, Mapping):
                 raise TypeError("expected a table")
@@ -232,6 +240,10 @@ def _coerce(hint: Any, value: Any, key: str, source: str) -> Any:
                 return value.lower() in {"true", "1", "yes"}
             if not isinstance(value, bool):
                 raise TypeError("expected true or false")
+            return value
+        if origin is Literal:
+            if value not in get_args(hint):
+                raise ValueError(f"unknown value; use one of {get_args(hint)}")
             return value
         if hint in (int, float) and isinstance(value, bool):
             raise TypeError("expected a number")
@@ -247,11 +259,6 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"site.timezone: unknown time zone {config.site.timezone!r}") from exc
     if not config.site.base_url.startswith(("http://", "https://")):
         raise ConfigError(f"site.base_url: must be an http(s) URL, got {config.site.base_url!r}")
-    unknown = set(config.feeds.formats) - set(FEED_FORMATS)
-    if unknown:
-        raise ConfigError(f"feeds.formats: unknown format(s) {sorted(unknown)}; use {FEED_FORMATS}")
-    if config.worker.role not in ROLES:
-        raise ConfigError(f"worker.role: {config.worker.role!r} is not one of {ROLES}")
     if config.feeds.max_items < 1:
         raise ConfigError("feeds.max_items: must be at least 1")
     for name, pattern in config.pages.readers.items():

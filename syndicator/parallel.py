@@ -1,7 +1,17 @@
-"""Using both cores for the CPU-bound stages (parsing, rendering entries).
+"""Using both cores for the CPU-bound stages (parsing, rendering entries, writing pages).
 
-Work goes to forked processes in chunks. Large shared inputs are put in a module global before
-the fork, so each worker reads them from inherited memory instead of receiving a pickled copy.
+Work goes to worker processes in chunks. Large shared inputs reach the workers one of two ways:
+
+- In a process with no other thread (``syndicator build``, ``check``), the workers are forked
+  and read the shared inputs from inherited memory, put in a module global before the fork:
+  nothing is pickled and nothing is copied until touched.
+- In a process where threads run (``syndicator run``: the server, deliverer, scheduler and
+  watcher), forking would copy whatever locks those threads hold at that instant (the logging
+  lock, a SQLite mutex, the allocator's) into a child where no thread will ever release them.
+  There the workers come from a fork server, a single-threaded process started before any
+  thread (``prepare``), and the shared inputs are pickled to each worker once per call. A pool
+  lives for one call, so a worker that died never poisons the next scan.
+
 Small jobs run inline: a process pool costs more than it saves below a few hundred documents.
 """
 
@@ -10,15 +20,24 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import sys
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import forkserver
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 INLINE_BELOW = 400
+# Imported once by the fork server, so that each worker it forks starts with them loaded.
+PRELOAD = ["syndicator.engine.reading", "syndicator.engine.render", "syndicator.output.writer"]
 _SHARED: Any = None
+
+
+class ForkAfterThreads(RuntimeError):
+    """A fork was attempted while other threads ran (see ``forbid_fork_after_threads``)."""
 
 
 def workers() -> int:
@@ -30,6 +49,31 @@ def shared() -> Any:
     return _SHARED
 
 
+def _set_shared(value: Any) -> None:
+    global _SHARED
+    _SHARED = value
+
+
+def prepare() -> None:
+    """Start the fork server now, while this process has a single thread: called by
+    ``syndicator run`` before its threads start."""
+    multiprocessing.set_forkserver_preload(PRELOAD)
+    forkserver.ensure_running()
+
+
+def forbid_fork_after_threads() -> None:
+    """Refuse any ``os.fork`` while another thread runs, anywhere in the process (an audit
+    hook: it sees forks made by libraries too). ``SYNDICATOR_CHECK_FORKS=1`` turns it on in
+    ``syndicator run``; the fork-safety test runs the worker that way."""
+
+    def hook(event: str, _args: tuple[object, ...]) -> None:
+        if event == "os.fork" and threading.active_count() > 1:
+            names = sorted(t.name for t in threading.enumerate())
+            raise ForkAfterThreads(f"fork refused: {len(names)} threads running ({names})")
+
+    sys.addaudithook(hook)
+
+
 def map_chunks(
     fn: Callable[[Sequence[T]], list[R]],
     items: Sequence[T],
@@ -38,27 +82,48 @@ def map_chunks(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[R]:
     """``fn`` over consecutive chunks of ``items``, results flattened in order."""
-    global _SHARED
-    _SHARED = shared
     count = workers()
-    try:
-        if len(items) < INLINE_BELOW or count < 2:
-            return fn(items)
-        size = max(50, len(items) // (count * 8))
-        chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        results: list[R] = []
-        context = multiprocessing.get_context("fork")
-        # Frozen objects are never scanned by the cyclic collector: the workers then neither
-        # spend time walking the inherited heap nor copy its pages by touching it.
-        gc.freeze()
+    if len(items) < INLINE_BELOW or count < 2:
+        _set_shared(shared)
         try:
-            with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-                for part in pool.map(fn, chunks):
-                    results.extend(part)
-                    if progress:
-                        progress(len(results), len(items))
+            return fn(items)
         finally:
-            gc.unfreeze()
-        return results
+            _set_shared(None)
+    size = max(50, len(items) // (count * 8))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    if threading.active_count() > 1:
+        pool = ProcessPoolExecutor(
+            max_workers=count,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_set_shared,
+            initargs=(shared,),
+        )
+        return _collect(pool, fn, chunks, len(items), progress)
+    _set_shared(shared)
+    # Frozen objects are never scanned by the cyclic collector: the workers then neither
+    # spend time walking the inherited heap nor copy its pages by touching it.
+    gc.freeze()
+    try:
+        pool = ProcessPoolExecutor(
+            max_workers=count, mp_context=multiprocessing.get_context("fork")
+        )
+        return _collect(pool, fn, chunks, len(items), progress)
     finally:
-        _SHARED = None
+        gc.unfreeze()
+        _set_shared(None)
+
+
+def _collect(
+    pool: ProcessPoolExecutor,
+    fn: Callable[[Sequence[T]], list[R]],
+    chunks: Sequence[Sequence[T]],
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[R]:
+    results: list[R] = []
+    with pool:
+        for part in pool.map(fn, chunks):
+            results.extend(part)
+            if progress:
+                progress(len(results), total)
+    return results

@@ -127,6 +127,36 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 # --- Workers: ``syndicator run`` as a real process.
 
 
+def _worker_config(root: Path, store_url: str, *, watch: bool = True) -> Path:
+    """``root/syndicator.toml`` for a worker on ``root/_posts`` (made if missing), writing to
+    ``root/out``, serving on a free port, with no periodic scan to wait for."""
+    (root / "_posts").mkdir(exist_ok=True)
+    config = root / "syndicator.toml"
+    config.write_text(
+        f"""
+[site]
+base_url = "https://example.org"
+[content]
+dirs = ["{root / "_posts"}"]
+[output]
+dir = "{root / "out"}"
+[store]
+url = "{store_url}"
+[schedule]
+scan_interval_seconds = 3600
+watch = {"true" if watch else "false"}
+[server]
+port = 0
+"""
+    )
+    return config
+
+
+@pytest.fixture(scope="session")
+def worker_config() -> Callable[..., Path]:
+    return _worker_config
+
+
 def _start_worker(config: Path, *args: str) -> subprocess.Popen[str]:
     """The worker, its log in a file beside the config (a pipe nobody reads would fill and
     block it); returns once it says it is running."""

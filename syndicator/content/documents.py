@@ -52,7 +52,7 @@ def parse_document(data: bytes) -> Document | None:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line: int | None = data.count(b"\n", 0, exc.start) + 1
         raise DocumentError(line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})") from exc
     # Characters XML forbids are dropped from every output anyway; dropping them before YAML
     # sees them keeps a stray control character from costing the whole document.

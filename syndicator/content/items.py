@@ -1,7 +1,8 @@
-"""One document → one item: every front-matter rule of DESIGN.md §3 in one place."""
+"""One document → one item: every front-matter rule of docs/contracts/content.md in one place."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from syndicator.config import Config
-from syndicator.content.dates import DateError, date_from_filename, to_datetime
+from syndicator.content.dates import FILENAME_DATE, DateError, date_from_filename, to_datetime
 from syndicator.content.documents import Document, DocumentError, parse_document
 from syndicator.content.markup import (
     absolute_url,
@@ -17,8 +18,8 @@ from syndicator.content.markup import (
     render_markdown,
     strip_xml_forbidden,
 )
-from syndicator.content.scan import Source
 from syndicator.content.slugs import name_slug, url_slug
+from syndicator.content.sources import Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,6 @@ class ReadResult:
         return self.item is not None or any(p.severity == "error" for p in self.problems)
 
 
-_DATE_PREFIX = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}-")
 _PLACEHOLDER = re.compile(r":([a-z_]+)")
 _KEY_PART = re.compile(r"^([^\[\]]+)((?:\[\d+\])*)$")
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -101,7 +101,7 @@ def build_item(
     meta = document.front_matter
     warnings: list[tuple[int | None, str]] = []
     filename = source.key.rpartition("/")[2]
-    stem = _DATE_PREFIX.sub("", filename.rsplit(".", 1)[0] if "." in filename else filename)
+    stem = FILENAME_DATE.sub("", filename.rsplit(".", 1)[0] if "." in filename else filename)
 
     title = _text(meta.get("title"))
     if not title:
@@ -117,13 +117,16 @@ def build_item(
     tags = _names(_first_present(meta, ("tags", "tag")))
     url = _permalink(meta, source.collection, slug, date, categories, config)
 
-    content_html = render_markdown(document.body, base_url=url)
+    content_html = render_markdown(document.body, base_url=url, page=meta)
     summary_source = _first_text(meta, config.content.summary_keys)
     summary_html = (
-        render_markdown(summary_source, base_url=url)
+        render_markdown(summary_source, base_url=url, page=meta)
         if summary_source
         else first_paragraph(content_html)
     )
+    if not summary_html and not content_html:
+        # No entry without text (a feed validator's "Missing textual content").
+        summary_html = html.escape(title, quote=False)
     site_root = config.base_url + "/"
     image = _first_url(meta, config.content.image_keys, site_root)
     external = _first_url(meta, config.content.external_url_keys, site_root)

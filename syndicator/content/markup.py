@@ -9,7 +9,9 @@ template syntax, rendered by cmark-gfm (C; about ten times markdown-it-py on the
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import cmarkgfm
@@ -18,18 +20,25 @@ from cmarkgfm.cmark import Options
 from lxml import html as lxml_html
 from requests.utils import requote_uri
 
+from syndicator.content.emphasis import kramdown_strong
+from syndicator.content.kramdown import may_have_fences, protect_html, repair_tags
+
 # Liquid blocks and outputs, kramdown attribute lists / extensions: none means anything to a
 # reader. ``{{ site.baseurl }}/x`` becomes ``/x``, which is then made absolute. A list left
 # unclosed on its line (the real corpus has ``{:target="_blank")``) goes up to the next space.
 _TEMPLATE = re.compile(r"\{%.*?%\}|\{\{.*?\}\}|\{::?[^}\n]*\}|\{:/[^}\n]*\}|\{:[^\s}]*", re.DOTALL)
+_PAGE_VARIABLE = re.compile(r"\{\{-?\s*page\.([A-Za-z0-9_-]+)\s*-?\}\}")
 # XML 1.0 allows tab, newline, carriage return and these ranges only.
 _XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SAFE_SCHEMES = {"http", "https", "mailto", "tel", "ftp"}
 _URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
 # Only characters a URL may hold as is, and no "%" (which requote_uri may need to fix).
 _ALREADY_QUOTED = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]*\Z")
-# Raw HTML is kept by cmark and made safe by the sanitiser, not dropped.
-_OPTIONS = Options.CMARK_OPT_UNSAFE
+# Raw HTML is kept by cmark and made safe by the sanitiser, not dropped; quotes, dashes and
+# ellipses typographic, as kramdown's smart quotes and typographic symbols make them.
+_OPTIONS = Options.CMARK_OPT_UNSAFE | Options.CMARK_OPT_SMART
+# GFM as kramdown's GFM parser reads it: tables and ~~strikethrough~~ (no bare-URL autolinks).
+_EXTENSIONS = ["table", "strikethrough"]
 
 
 def strip_xml_forbidden(text: str) -> str:
@@ -68,16 +77,41 @@ def _origin(base: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def render_markdown(source: str, *, base_url: str) -> str:
-    """Markdown (CommonMark + tables) to sanitised HTML whose links are all absolute."""
+def render_markdown(source: str, *, base_url: str, page: Mapping[str, Any] | None = None) -> str:
+    """Markdown to sanitised HTML as kramdown (GFM input) renders it, every link absolute.
+
+    ``page`` is the front matter, for ``{{ page.title }}`` and the like.
+    """
+    text = strip_templates(page_variables(strip_xml_forbidden(source), page or {}))
+    fenced = may_have_fences(text)
+    protected = protect_html(repair_tags(text), fenced=fenced)
     rendered = cmarkgfm.markdown_to_html_with_extensions(
-        strip_templates(strip_xml_forbidden(source)), options=_OPTIONS, extensions=["table"]
+        kramdown_strong(protected.text, fenced=fenced), options=_OPTIONS, extensions=_EXTENSIONS
     )
-    return sanitize(rendered, base_url=base_url)
+    clean_text = "&" not in text or "&#" not in text  # no control character: stripped above
+    return sanitize(protected.restore(rendered), base_url=base_url, clean_text=clean_text)
 
 
-def sanitize(fragment: str, *, base_url: str) -> str:
-    """No script, no event handler, no ``javascript:``; every URL absolute against ``base_url``."""
+def page_variables(source: str, page: Mapping[str, Any]) -> str:
+    """``{{ page.key }}`` replaced by that front-matter value, as Jekyll's Liquid pass does
+    before kramdown; a missing or non-scalar value gives nothing."""
+    if "{" not in source or "page." not in source:
+        return source
+
+    def value(match: re.Match[str]) -> str:
+        found = page.get(match.group(1))
+        return "" if found is None or isinstance(found, dict | list) else str(found)
+
+    return _PAGE_VARIABLE.sub(value, source)
+
+
+def sanitize(fragment: str, *, base_url: str, clean_text: bool = False) -> str:
+    """No script, no event handler, no ``javascript:``; every URL absolute against ``base_url``.
+
+    ``clean_text``: the fragment holds no character XML forbids and no numeric character
+    reference that could make one, so the output needs no second look (it costs as much as the
+    sanitiser's own pass on a long body).
+    """
 
     def keep(_element: str, attribute: str, value: str) -> str | None:
         if attribute in _URL_ATTRIBUTES:
@@ -93,7 +127,7 @@ def sanitize(fragment: str, *, base_url: str) -> str:
         url_schemes=_SAFE_SCHEMES,
         strip_comments=True,
     )
-    return strip_xml_forbidden(cleaned).strip()
+    return (cleaned if clean_text else strip_xml_forbidden(cleaned)).strip()
 
 
 def first_paragraph(fragment: str) -> str:
@@ -101,8 +135,12 @@ def first_paragraph(fragment: str) -> str:
     if "<p" not in fragment:
         return ""
     for element in lxml_html.fragments_fromstring(fragment):
-        if not isinstance(element, str) and element.tag == "p" and element.text_content().strip():
-            return lxml_html.tostring(element, encoding="unicode", with_tail=False).strip()
+        if (
+            isinstance(element, lxml_html.HtmlElement)
+            and element.tag == "p"
+            and element.text_content().strip()
+        ):
+            return str(lxml_html.tostring(element, encoding="unicode", with_tail=False)).strip()
     return ""
 
 

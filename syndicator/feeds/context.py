@@ -8,6 +8,7 @@ from syndicator import __version__
 from syndicator.catalog import FeedSpec
 from syndicator.config import Config
 from syndicator.feeds.paging import Page
+from syndicator.vocabulary import FormatName
 
 GENERATOR = "syndicator"
 GENERATOR_URI = "https://pypi.org/project/syndicator/"
@@ -52,7 +53,7 @@ class SiteContext:
         """Atom category scheme / RSS domain: where the category's or tag's feeds live."""
         return self.url("categories/" if kind == "category" else "tags/")
 
-    def archive_links(self, page: Page, fmt: str) -> list[tuple[str, str]]:
+    def archive_links(self, page: Page, fmt: FormatName) -> list[tuple[str, str]]:
         """RFC 5005 (rel, href) pairs for ``page``."""
         links: list[tuple[str, str]] = []
         if page.number is None:

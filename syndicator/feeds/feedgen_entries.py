@@ -18,7 +18,8 @@ from feedgen.feed import FeedGenerator
 from syndicator.catalog import Entry
 from syndicator.content.slugs import name_slug
 from syndicator.feeds.context import GENERATOR, GENERATOR_URI, VERSION, SiteContext
-from syndicator.feeds.paging import MEDIA_TYPES, Page
+from syndicator.feeds.paging import Page
+from syndicator.vocabulary import FORMATS, FormatName
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
@@ -58,14 +59,14 @@ def feed_entry(entry: Entry, site: SiteContext) -> FeedEntry:
     return fe
 
 
-def feed_generator(page: Page, site: SiteContext, fmt: str) -> FeedGenerator:
+def feed_generator(page: Page, site: SiteContext, fmt: FormatName) -> FeedGenerator:
     """The feed-level part of ``page``; entries are spliced in by the caller."""
     feed = page.feed
     fg = FeedGenerator()
     fg.id(site.url(page.path(fmt, None)))
     fg.title(site.feed_title(feed))
     fg.subtitle(site.feed_description(feed))
-    fg.link(href=site.url(page.path(fmt)), rel="self", type=MEDIA_TYPES[fmt])
+    fg.link(href=site.url(page.path(fmt)), rel="self", type=FORMATS[fmt].media_type)
     fg.link(href=site.base_url + "/", rel="alternate", type="text/html")
     fg.language(site.language)
     fg.author(name=site.author)

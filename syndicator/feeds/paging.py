@@ -11,16 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from syndicator.catalog import Entry, FeedSpec
-
-FILENAMES = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
-MEDIA_TYPES = {
-    "rss": "application/rss+xml",
-    "atom": "application/atom+xml",
-    "json": "application/feed+json",
-}
-# Feed documents by file name, as served and as pushed to hub subscribers: the name, not the
-# extension, says which format a file is.
-FEED_MEDIA_TYPES = {FILENAMES[fmt]: f"{MEDIA_TYPES[fmt]}; charset=utf-8" for fmt in FILENAMES}
+from syndicator.vocabulary import FORMATS, FormatName
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,22 +28,32 @@ class Page:
         """When this document last changed: its newest entry update (None when empty)."""
         return max((e.updated for e in self.entries), default=None)
 
-    def path(self, fmt: str, number: int | None = -1) -> str:
+    def path(self, fmt: FormatName, number: int | None = -1) -> str:
         """Relative output path of this page (or of page ``number`` of the same feed)."""
         return page_path(self.feed.path, self.number if number == -1 else number, fmt)
 
 
-def page_path(feed_path: str, number: int | None, fmt: str) -> str:
+def page_path(feed_path: str, number: int | None, fmt: FormatName) -> str:
     """Where page ``number`` (None: the current one) of the feed in ``feed_path`` lives."""
     folder = feed_path
     if number is not None:
         folder = f"{folder}/archive/{number}" if folder else f"archive/{number}"
-    return f"{folder}/{FILENAMES[fmt]}" if folder else FILENAMES[fmt]
+    filename = FORMATS[fmt].filename
+    return f"{folder}/{filename}" if folder else filename
 
 
 def archive_count(size: int, max_items: int) -> int:
-    """Full pages counted from the oldest item, the newest ``max_items`` aside."""
-    return (size - 1) // max_items if size else 0
+    """Full pages counted from the oldest item, the newest ``max_items`` aside; none until
+    there are two.
+
+    A lone archive could link no neighbour (RFC 5005 §4: ``prev-archive`` and ``next-archive``
+    point to archives, and the subscription document is not one), which feed validators report
+    as an incomplete archive. RFC 5005 lets a publisher leave old entries out of its archives,
+    so a feed holding fewer than ``2 × max_items + 1`` items publishes its newest ``max_items``
+    only; the next item publishes the two oldest pages at once.
+    """
+    full = (size - 1) // max_items if size else 0
+    return full if full >= 2 else 0
 
 
 def oldest_first_slice(size: int, number: int | None, max_items: int) -> slice:

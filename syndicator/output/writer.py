@@ -33,7 +33,17 @@ class WriteReport:
 
 
 def write_atomic(path: Path, data: bytes) -> bool:
-    """Write ``data`` to ``path`` unless it already holds exactly that; True when written."""
+    """Write ``data`` to ``path`` unless it already holds exactly that; True when written.
+
+    An error of the file system (a full disk, a folder not writable) names ``path`` itself,
+    not the hidden temporary file, so the one line the command prints says which feed."""
+    try:
+        return _write_atomic(path, data)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+
+
+def _write_atomic(path: Path, data: bytes) -> bool:
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False

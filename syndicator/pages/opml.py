@@ -10,17 +10,20 @@ from lxml.builder import E
 from syndicator.catalog import FeedSpec
 from syndicator.feeds.context import SiteContext
 from syndicator.feeds.paging import page_path
+from syndicator.vocabulary import FormatName
 
-FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 _SECTIONS = (("site", "Site"), ("category", "Categories"), ("tag", "Tags"))
 
 
-def preferred_format(formats: Sequence[str]) -> str:
+def preferred_format(formats: Sequence[FormatName]) -> FormatName:
     """The format offered when only one can be: Atom, the most precisely specified."""
-    return next(f for f in ("atom", "rss", "json") if f in formats)
+    preferred: tuple[FormatName, ...] = ("atom", "rss", "json")
+    return next(f for f in preferred if f in formats)
 
 
-def render_opml(feeds: Sequence[FeedSpec], formats: Sequence[str], site: SiteContext) -> bytes:
+def render_opml(
+    feeds: Sequence[FeedSpec], formats: Sequence[FormatName], site: SiteContext
+) -> bytes:
     """One outline per feed (in its preferred format), so one import subscribes to each once."""
     fmt = preferred_format(formats)
     body = E.body()

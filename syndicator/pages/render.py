@@ -23,9 +23,10 @@ from markupsafe import Markup, escape
 from syndicator.catalog import FeedSpec, LiveCatalog
 from syndicator.config import Config
 from syndicator.feeds.context import SiteContext
-from syndicator.feeds.paging import FILENAMES, MEDIA_TYPES, Page, oldest_first_slice, page_path
+from syndicator.feeds.paging import Page, oldest_first_slice, page_path
 from syndicator.pages.labels import Labels, ui_language
-from syndicator.pages.opml import FORMAT_NAMES, preferred_format, render_opml
+from syndicator.pages.opml import preferred_format, render_opml
+from syndicator.vocabulary import FORMATS
 
 # Written once into the output root; every page links them relatively.
 ASSETS = ("feeds.css", "feeds.js")
@@ -156,10 +157,10 @@ class PageRenderer:
         """The feed's documents: a link relative to its page, and the address to subscribe to."""
         return [
             Address(
-                FORMAT_NAMES[fmt],
-                FILENAMES[fmt],
+                FORMATS[fmt].label,
+                FORMATS[fmt].filename,
                 self.site.url(page_path(feed.path, None, fmt)),
-                MEDIA_TYPES[fmt],
+                FORMATS[fmt].media_type,
             )
             for fmt in self.formats
         ]

@@ -21,10 +21,10 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, bindparam, case, false, func, insert, select, update
 
-from syndicator.events import Event
 from syndicator.push import subscriptions as subs
 from syndicator.push.retry import next_attempt_at, should_disable
 from syndicator.push.sender import Attempt, Outcome
+from syndicator.store.records import Event
 from syndicator.store.schema import (
     deliveries,
     delivery_attempts,

@@ -8,9 +8,9 @@ import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-# Seconds to wait after each failed attempt, the first delay following the first attempt:
-# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (Standard Webhooks practice), about 27.6 hours in all.
-DEFAULT_SCHEDULE: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+from syndicator.config import PushConfig
+
+DEFAULT_SCHEDULE = PushConfig.retry_schedule
 # Spreads the retries of many deliveries that failed together (an endpoint's outage) so they
 # do not all return at the same second.
 DEFAULT_JITTER = 0.1

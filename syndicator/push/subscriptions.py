@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from syndicator.content.slugs import name_slug
-from syndicator.events import EVENT_TYPES
 from syndicator.push.guard import check_target
 from syndicator.push.signing import decode_secret, generate_secret
+from syndicator.store.records import EVENT_TYPES
 from syndicator.store.schema import deliveries, subscriptions
 
 

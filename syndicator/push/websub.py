@@ -27,12 +27,12 @@ from urllib.parse import quote, unquote
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from syndicator.config import Config
-from syndicator.feeds.paging import FEED_MEDIA_TYPES
 from syndicator.push import outbox
 from syndicator.push.guard import TargetRefused, check_target
 from syndicator.push.outbox import Topic
 from syndicator.push.signing import WEBSUB_SIGNATURE_HEADER, websub_signature
 from syndicator.store.schema import deliveries, websub_requests, websub_subscriptions
+from syndicator.vocabulary import FEED_MEDIA_TYPES
 
 MODES = ("subscribe", "unsubscribe")
 MAX_SECRET_BYTES = 200
@@ -390,7 +390,7 @@ def distribution(config: Config, topic: Topic, secret: str) -> tuple[bytes, dict
     the content type it is served with, the hub and self ``Link``s, and ``X-Hub-Signature``
     when the subscriber gave a secret."""
     body = (Path(config.output.dir) / topic.path).read_bytes()
-    hub_url = config.hub_url or f"{config.base_url}/hub"
+    hub_url = config.hub_endpoint
     headers = {
         "Content-Type": FEED_MEDIA_TYPES[PurePosixPath(topic.path).name],
         "Link": f'<{hub_url}>; rel="hub", <{topic.url}>; rel="self"',

@@ -1,13 +1,17 @@
 """Opening the store: engine, pragmas, migrations, and the one-scanner-at-a-time lock.
 
 SQLite (WAL) needs no setup and is the default; PostgreSQL is the same code with another URL.
-Migrations run on open, so an upgraded syndicator never meets an old schema.
+Migrations run on open, so an upgraded syndicator never meets an old schema; they run under a
+lock, so processes started together on a fresh store (a scanner, a deliverer and a web
+process) create it once instead of racing to create the same tables.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +47,32 @@ def create_store_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+_MIGRATION_KEY = 0x53594E4D  # "SYNM"
+
+
+@contextmanager
+def _sqlite_file_lock(database: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<database>.migrate.lock``, waited for (the kernel releases
+    it if its holder dies)."""
+    fd = os.open(f"{database}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (a no-op when it is there already)."""
+    """Bring the schema to the newest revision (a no-op when it is there already), one process
+    at a time: a file lock on SQLite, a transaction-scoped advisory lock on PostgreSQL."""
     alembic = AlembicConfig()
     alembic.set_main_option("script_location", "syndicator.store:migrations")
-    with engine.begin() as connection:
+    database = engine.url.database
+    on_file = engine.dialect.name == "sqlite" and database and database != ":memory:"
+    lock = _sqlite_file_lock(database) if on_file and database else nullcontext()
+    with lock, engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_KEY})
         alembic.attributes["connection"] = connection
         command.upgrade(alembic, "head")
 
@@ -61,6 +86,17 @@ def open_engine(url: str) -> Engine:
             f"cannot open the store {make_url(url).render_as_string()}: {exc}"
         ) from exc
     return engine
+
+
+def open_existing(url: str) -> Engine | None:
+    """The store at ``url`` if it exists (a SQLite file not created yet is None), for the
+    commands that only read it."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if not database or database == ":memory:" or not Path(database).exists():
+            return None
+    return open_engine(url)
 
 
 class ScannerLock:

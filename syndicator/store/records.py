@@ -6,13 +6,12 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from syndicator.content.items import Item, Problem
-from syndicator.events import Event, ItemRecord
 from syndicator.store.schema import documents, events, items, settings
 
 T = TypeVar("T")
@@ -30,6 +29,33 @@ class DocumentRecord:
     first_seen: datetime
     item: Item | None
     problems: tuple[Problem, ...]
+
+
+EventType = Literal["item.published", "item.updated", "item.unpublished"]
+EVENT_TYPES: tuple[EventType, ...] = ("item.published", "item.updated", "item.unpublished")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """What the store remembers of an item between scans."""
+
+    key: str
+    item_id: str
+    state: str
+    published_at: datetime | None
+    updated_at: datetime | None
+    version: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An event found by a scan, before the store gives it an id (then a ``StoredEvent``)."""
+
+    type: EventType
+    key: str
+    item_id: str
+    data: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +184,9 @@ def append_events(connection: Connection, new: Sequence[Event], occurred_at: dat
                 data=event.data,
             )
         )
-        ids.append(int(result.inserted_primary_key[0]))
+        key = result.inserted_primary_key
+        assert key is not None  # an INSERT of one row always has one
+        ids.append(int(key[0]))
     return ids
 
 

@@ -25,13 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Connection, Engine, func, select
 
 from syndicator.config import Config
-from syndicator.events import EventType
-from syndicator.feeds.paging import FEED_MEDIA_TYPES
 from syndicator.push import outbox, websub
 from syndicator.push import subscriptions as subs
 from syndicator.push.guard import TargetRefused
 from syndicator.push.websub import Topics
+from syndicator.store.records import EventType
 from syndicator.store.schema import items, websub_subscriptions
+from syndicator.vocabulary import FEED_MEDIA_TYPES
 from syndicator.web.problems import responses
 
 MAX_ID = 2**31 - 1

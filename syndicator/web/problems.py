@@ -6,6 +6,7 @@ FastAPI's request validation or by routing, so a script reads ``detail`` and nev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -30,7 +31,7 @@ class Problem(BaseModel):
 
 
 def problem(
-    status: int, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+    status: int, detail: str, *, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, **extra)
     return JSONResponse(
@@ -64,12 +65,14 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid)
 
 
-async def _http_error(_: Request, error: HTTPException) -> JSONResponse:
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)  # registered for this class only
     return problem(error.status_code, str(error.detail), headers=error.headers)
 
 
-async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+async def _invalid(_: Request, error: Exception) -> JSONResponse:
     """What was wrong and where, without echoing the input back."""
+    assert isinstance(error, RequestValidationError)  # registered for this class only
     found = [
         {key: jsonable_encoder(value) for key, value in e.items() if key in ("type", "loc", "msg")}
         for e in error.errors()

@@ -1,4 +1,4 @@
-"""The built output folder (DESIGN.md §4) served over HTTP as §8 promises.
+"""The built output folder (docs/contracts/output.md) served over HTTP as docs/contracts/http.md promises.
 
 Why not Starlette's ``StaticFiles`` wrapped in ``GZipMiddleware``: together they fall short of the
 contract in ways that subclassing one hook cannot fix, because the conditional-request logic,
@@ -46,7 +46,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
-from syndicator.feeds.paging import FEED_MEDIA_TYPES
+from syndicator.vocabulary import FEED_MEDIA_TYPES
 
 _SUFFIX_MEDIA_TYPES: Final[dict[str, str]] = {
     ".opml": "text/x-opml; charset=utf-8",

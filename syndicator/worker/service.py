@@ -17,12 +17,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
-from syndicator.build import content_dirs
+from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import Config
+from syndicator.engine.pipeline import ScanResult
 from syndicator.push.deliverer import Deliverer
-from syndicator.scanner import Scanner, ScanResult
 from syndicator.store.database import ScannerLock, StoreError
+from syndicator.vocabulary import Role
 from syndicator.web.app import create_app
 from syndicator.web.server import Server
 
@@ -58,18 +60,16 @@ class Worker:
     """The roles of one ``syndicator run`` process: scanning, delivering, or both."""
 
     def __init__(
-        self, config: Config, engine: Engine, *, role: str = "all", clock: Clock = system_clock
+        self, config: Config, engine: Engine, *, role: Role = Role.ALL, clock: Clock = system_clock
     ) -> None:
         self.config = config
         self.engine = engine
         self.clock = clock
-        self.scans = role in ("all", "scanner")
-        self.scanner = Scanner(config, engine)
+        self.scans = role.scans
+        self.pipeline = announcing_pipeline(config, engine)
         self.lock = ScannerLock(engine)
-        sole = role == "all" and engine.dialect.name == "sqlite"
-        self.deliverer = (
-            Deliverer(config, engine, sole_deliverer=sole) if role in ("all", "deliverer") else None
-        )
+        sole = role == Role.ALL and engine.dialect.name == "sqlite"
+        self.deliverer = Deliverer(config, engine, sole_deliverer=sole) if role.delivers else None
         self.server = (
             Server(
                 create_app(
@@ -78,14 +78,14 @@ class Worker:
                 host=config.server.host,
                 port=config.server.port,
             )
-            if role in ("all", "web")
+            if role.serves
             else None
         )
         self._scan_lock = threading.Lock()
         self._pending_lock = threading.Lock()
         self._pending: set[str] | None = set()
         self._scheduler = BackgroundScheduler(timezone=UTC)
-        self._observer: Observer | None = None
+        self._observer: BaseObserver | None = None
 
     def start(self) -> None:
         """Take the roles. A second scanner on SQLite is refused; on PostgreSQL it stands by
@@ -127,7 +127,7 @@ class Worker:
         if self.config.schedule.watch:
             observer = Observer()
             handler = _Changes(self._changed)
-            for folder in content_dirs(self.config):
+            for folder in self.config.content.paths:
                 observer.schedule(handler, str(folder), recursive=True)
             observer.start()
             self._observer = observer
@@ -152,7 +152,7 @@ class Worker:
         """A scan of the whole folder, or of ``paths`` only (as the watcher reported them)."""
         with self._scan_lock:
             try:
-                result = self.scanner.scan(self.clock(), paths=paths)
+                result = self.pipeline.scan(self.clock(), paths=paths)
             except Exception:
                 log.exception("scan failed; the next one will try again")
                 return None
@@ -161,13 +161,14 @@ class Worker:
         if result.parsed:
             for problem in result.problems:
                 log.warning("%s", problem)
-        if result.events or result.report.written:
+        if result.events or result.report.written or result.report.removed:
             log.info(
-                "scan: %d documents, %d parsed, %d events, %d files written",
+                "scan: %d documents, %d parsed, %d events, %d files written, %d removed",
                 result.documents,
                 result.parsed,
                 len(result.events),
                 len(result.report.written),
+                len(result.report.removed),
             )
         self._schedule_next(result.catalog.next_scheduled)
         return result

@@ -1,4 +1,4 @@
-"""DESIGN.md §3 dates, drafts and scheduled documents, read back from the built feeds."""
+"""docs/contracts/content.md dates, drafts and scheduled documents, read back from the built feeds."""
 
 from __future__ import annotations
 

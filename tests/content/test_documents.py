@@ -1,4 +1,4 @@
-"""DESIGN.md §3: which files are documents, and what happens to those that cannot be read."""
+"""docs/contracts/content.md: which files are documents, and what happens to those that cannot be read."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DESIGN.md §3 front-matter rules (title, names, summary, image, author, links, IDs)."""
+"""docs/contracts/content.md front-matter rules (title, names, summary, image, author, links, IDs)."""
 
 from __future__ import annotations
 
@@ -300,3 +300,16 @@ def test_no_feed_holds_one_id_twice(site: Site):
         ids = [item["id"] for item in built.json(path)["items"]]
         assert ids == ["same"]
     assert [e.id for e in built.atom("categories/c/atom.xml").entries] == ["same"]
+
+
+def test_an_entry_with_neither_body_nor_summary_carries_its_title(site: Site):
+    """So that no entry is without text (W3C's validator: "Missing textual content")."""
+    site.add("empty.md", doc("title: Rapport <2024> & annexes\ndate: 2024-01-01", ""))
+    site.add("body.md", doc("title: With body\ndate: 2024-01-02", "Le corps.\n"))
+    built = site.build()
+    assert built.code == 0, built.stderr
+    entries = built.entries()
+    assert entries["Rapport <2024> & annexes"].summary == "Rapport &lt;2024&gt; &amp; annexes"
+    assert entries["With body"].summary == "<p>Le corps.</p>"
+    item = built.items()["Rapport <2024> & annexes"]
+    assert item["summary"] == "Rapport <2024> & annexes"

@@ -1,4 +1,4 @@
-"""DESIGN.md §3 body rules: template syntax stripped, links absolute, HTML safe, XML clean.
+"""docs/contracts/content.md body rules: template syntax stripped, links absolute, HTML safe, XML clean.
 
 Every check reads the built feeds back (Atom through feedparser, XML through lxml), so what is
 tested is what a feed reader receives.

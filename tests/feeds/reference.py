@@ -1,4 +1,4 @@
-"""What the feeds of a content folder must hold, worked out from DESIGN.md §3 without our code.
+"""What the feeds of a content folder must hold, worked out from docs/contracts/content.md without our code.
 
 A second, deliberately plain reading of the rules (PyYAML, python-slugify and dateutil used
 directly), so a test can compare the built feeds with it instead of with syndicator's own
@@ -25,6 +25,18 @@ DATE_PREFIX = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})-")
 
 def slug(name: str) -> str:
     return python_slugify(re.sub("['’‘ʼ]", "", name))
+
+
+def archive_pages(size: int, max_items: int = 50) -> int:
+    """Full pages of the oldest items beside the newest ``max_items``, published only when
+    there are two or more: a lone archive would have no neighbouring archive to link."""
+    full = max(0, size - 1) // max_items
+    return full if full >= 2 else 0
+
+
+def reachable(members: list[Expected], max_items: int = 50) -> list[Expected]:
+    """The items a client walking the archives finds (``members`` newest first)."""
+    return members if archive_pages(len(members), max_items) else members[:max_items]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import history
+from .helpers import history, read_page
 
 BASE_URL = "https://example.org"
 
@@ -48,3 +48,20 @@ def test_a_new_item_leaves_existing_archives_untouched(build):
     assert archives
     build(6)
     assert {p: p.read_bytes() for p in out.rglob("archive/*/*") if p in archives} == archives
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss", "json"])
+def test_no_lone_archive_until_two_pages_fill(build, fmt: str):
+    """One page of older items would make an archive with no neighbouring archive to link:
+    the feed keeps its newest items only, and the next item publishes two archives at once."""
+    out = build(4)
+    assert not list(out.rglob("archive"))
+    pages = history(out, "tags/t", fmt, BASE_URL)
+    assert [len(p.entries) for p in pages] == [2]
+    out = build(5)
+    read_page.cache_clear()  # the same paths, rewritten
+    pages = history(out, "tags/t", fmt, BASE_URL)
+    assert [len(p.entries) for p in pages] == [2, 2, 2]
+    if fmt != "json":
+        assert pages[1].links.keys() >= {"current", "prev-archive"}
+        assert pages[2].links.keys() >= {"current", "next-archive"}

@@ -8,12 +8,12 @@ from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
 import feedparser
+from engine.conftest import at, paged_config
 from feeds.helpers import BASE_URL, NOW
 from lxml import html as lxml_html
-from scanning.conftest import at, paged_config
 
+from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import DEFAULT_READERS, with_overrides
-from syndicator.scanner import Scanner
 from syndicator.store.database import open_engine
 
 from .conftest import BuiltSite
@@ -121,8 +121,8 @@ def test_a_page_is_rewritten_only_when_its_feed_changes(tmp_path: Path, run_cli,
     build()
     assert changed() == set()
 
-    # Alpha's summary: on the current page of news and x, in y's archive only (y holds
-    # three). The directory changes too: it says when news and x were last updated (now).
+    # Alpha's summary: on the current page of news and x, not y's (y shows its newest two).
+    # The directory changes too: it says when news and x were last updated (now).
     write_doc(content, "a.md", _doc("Alpha", "2024-01-01 10:00:00", "News", "x, y", "Longer."))
     build()
     assert {p for p in changed() if p.endswith("index.html")} == {
@@ -156,7 +156,7 @@ def test_a_running_worker_writes_a_page_with_its_feed_and_removes_it_with_it(tmp
     content.mkdir()
     store = f"sqlite:///{tmp_path / 'store.db'}"
     config = with_overrides(paged_config(content, tmp_path / "out", store), feeds={"max_items": 2})
-    scanner = Scanner(config, open_engine(store))
+    scanner = announcing_pipeline(config, open_engine(store))
     out = tmp_path / "out"
     (content / "a.md").write_text(_doc("Alpha", "2024-01-01 10:00:00", "News", "x, y"))
     (content / "b.md").write_text(_doc("Beta", "2024-02-01 10:00:00", "News", "y"))
@@ -168,7 +168,7 @@ def test_a_running_worker_writes_a_page_with_its_feed_and_removes_it_with_it(tmp
     def pages(written: list[str]) -> set[str]:
         return {p for p in written if p.endswith("index.html")}
 
-    # Alpha is in y's archive only: y's page is not even rendered again; x's and news's are.
+    # Alpha is not on y's current page: y's page is not even rendered again; x's and news's are.
     (content / "a.md").write_text(_doc("Alpha", "2024-01-01 10:00:00", "News", "x, y", "New."))
     written = scanner.scan(at(60)).report.written
     assert pages(written) == {"index.html", "categories/news/index.html", "tags/x/index.html"}

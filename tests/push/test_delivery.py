@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import Config, with_overrides
 from syndicator.push import outbox
 from syndicator.push import subscriptions as subs
 from syndicator.push.deliverer import Deliverer
 from syndicator.push.guard import TargetRefused
-from syndicator.scanner import Scanner
 from syndicator.store.database import open_engine
 
 from .receivers import Receiver, reply
@@ -55,7 +55,7 @@ class Site:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.engine = open_engine(config.store.url)
-        self.scanner = Scanner(config, self.engine)
+        self.scanner = announcing_pipeline(config, self.engine)
         self.deliverer = Deliverer(config, self.engine, sole_deliverer=True)
         self.clock = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -247,7 +247,7 @@ def test_private_target_refused_at_delivery_time(tmp_path, store_url, serve):
     receiver = serve(reply(200))
     config = _config(tmp_path, store_url, allow_private_targets=False)
     engine = open_engine(store_url)
-    scanner = Scanner(config, engine)
+    scanner = announcing_pipeline(config, engine)
     scanner.scan(datetime.now(UTC))
     # Subscribed while private targets were allowed (or DNS changed since): refused on sending.
     subscription = subs.new_subscription(receiver.url(), allow_private=True, now=datetime.now(UTC))

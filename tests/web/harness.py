@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 
+from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import Config, with_overrides
 from syndicator.push import outbox, websub
 from syndicator.push.deliverer import Deliverer
-from syndicator.scanner import Scanner
 from syndicator.store.database import open_engine
 from syndicator.web.app import create_app
 from syndicator.web.server import Server
@@ -59,7 +59,7 @@ class Site:
         self.output = Path(config.output.dir)
         self.content = Path(config.content.dirs[0])
         self.engine = open_engine(config.store.url)
-        self.scanner = Scanner(config, self.engine)
+        self.scanner = announcing_pipeline(config, self.engine)
         self.deliverer = Deliverer(config, self.engine, sole_deliverer=True)
         self.server = Server(
             create_app(config, self.engine, on_change=self.deliverer.wake),

@@ -1,4 +1,4 @@
-"""The output folder over real HTTP: what feed readers and aggregators rely on (DESIGN.md §8)."""
+"""The output folder over real HTTP: what feed readers and aggregators rely on (docs/contracts/http.md)."""
 
 from __future__ import annotations
 

@@ -15,8 +15,8 @@ from datetime import datetime
 
 import pytest
 
+from syndicator.announce.announcer import Announcer, announcing_pipeline
 from syndicator.config import with_overrides
-from syndicator.scanner import Scanner
 
 from .harness import BASE_URL, HUB_URL, Site, sites, wait_for
 from .subscriber import Subscriber
@@ -263,8 +263,8 @@ def test_a_change_written_but_not_queued_before_a_crash_is_sent_later(site):
     s.write("second.md", "Second")
     # The feeds are written, then the process dies before queueing: a scanner that renders
     # exactly like the real one but never queues.
-    crashing = Scanner(s.config, s.engine)
-    crashing.config = with_overrides(s.config, websub={"enabled": False})
+    crashing = announcing_pipeline(s.config, s.engine)
+    crashing.announcer = Announcer(with_overrides(s.config, websub={"enabled": False}), s.engine)
     crashing.scan(datetime.now().astimezone())
     result = s.scanner.scan(datetime.now().astimezone())
     assert result.report.written == []  # nothing new to write...

@@ -1,20 +1,23 @@
-"""Work spread over forked processes gives the same files as work done in one process.
+"""Work spread over worker processes gives the same files as work done in one process.
 
 A site large enough that parsing, entry rendering and page writing all go to worker
 processes is built twice, once with the workers and once with every stage run inline; the
 two output folders must be byte-identical, and the manifest must list every file written.
+The workers are forked when no other thread runs, and come from the fork server (inputs
+pickled) while another thread runs, as in ``syndicator run``: both ways are built.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from pathlib import Path
 
 import pytest
 
 from syndicator import parallel
+from syndicator.announce.announcer import announcing_pipeline
 from syndicator.output.writer import MANIFEST
-from syndicator.scanner import Scanner
 from syndicator.store.database import open_engine
 
 from .conftest import at, differences, paged_config
@@ -35,17 +38,29 @@ def _site(content: Path) -> None:
 def _build(content: Path, output: Path, tmp_path: Path) -> int:
     url = f"sqlite:///{tmp_path / output.name}.db"
     engine = open_engine(url)
-    scanner = Scanner(paged_config(content, output, url), engine)
+    scanner = announcing_pipeline(paged_config(content, output, url), engine)
     result = scanner.scan(at(0))
     engine.dispose()
     return len(result.report.written)
 
 
-def test_forked_stages_write_what_one_process_writes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("other_thread", [False, True])
+def test_forked_stages_write_what_one_process_writes(tmp_path, monkeypatch, other_thread):
     content = tmp_path / "_posts"
     _site(content)
     monkeypatch.setattr(parallel, "workers", lambda: 2)
-    forked = _build(content, tmp_path / "forked", tmp_path)
+    release = threading.Event()
+    running = threading.Thread(target=release.wait)
+    if other_thread:
+        running.start()
+    forks: list[str] = []
+    monkeypatch.setattr(parallel, "_collect", _counting(parallel._collect, forks))
+    try:
+        forked = _build(content, tmp_path / "forked", tmp_path)
+    finally:
+        release.set()
+    method = "forkserver" if other_thread else "fork"
+    assert forks and set(forks) == {method}
     monkeypatch.setattr(parallel, "INLINE_BELOW", 10**9)
     inline = _build(content, tmp_path / "inline", tmp_path)
 
@@ -58,6 +73,14 @@ def test_forked_stages_write_what_one_process_writes(tmp_path, monkeypatch):
         if p.is_file() and p.name != MANIFEST
     }
     assert listed == on_disk
+
+
+def _counting(collect, seen):
+    def counted(pool, *args):
+        seen.append(pool._mp_context.get_start_method())
+        return collect(pool, *args)
+
+    return counted
 
 
 @pytest.fixture(autouse=True)

@@ -1,23 +1,15 @@
-"""Reading every document and rendering the catalog to the output folder.
-
-The stages these call are pure; the disk is touched here and in the writer only.
-"""
+"""Rendering stage of the engine: the catalog to the output folder, redoing what a ``Delta``
+names. The feed renderers it calls are pure; the disk is touched by the writer only."""
 
 from __future__ import annotations
 
 import bisect
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from types import ModuleType
 
 from syndicator.catalog import Delta, Entry, LiveCatalog
 from syndicator.config import Config
-from syndicator.content.items import ReadResult, parse_source
-from syndicator.content.scan import Source
-from syndicator.feeds import atom, jsonfeed, rss
 from syndicator.feeds.context import SiteContext
 from syndicator.feeds.paging import (
     Page,
@@ -26,62 +18,18 @@ from syndicator.feeds.paging import (
     page_path,
     pages_holding,
 )
+from syndicator.feeds.renderers import RENDERERS
 from syndicator.output.writer import OutputWriter, WriteReport
 from syndicator.pages import DIRECTORY, OPML, PageRenderer, feed_page_path
 from syndicator.parallel import map_chunks, shared
 from syndicator.progress import silent
+from syndicator.vocabulary import FormatName
 
 ProgressFn = Callable[[str, int, int], None]
-RENDERERS: dict[str, ModuleType] = {"rss": rss, "atom": atom, "json": jsonfeed}
-
-
-def content_dirs(config: Config) -> list[Path]:
-    return [Path(d) for d in config.content.dirs]
-
-
-@dataclass(frozen=True, slots=True)
-class Read:
-    """A file after reading: the same text as ``known`` says (``result`` None) or parsed."""
-
-    source: Source
-    sha256: str
-    result: ReadResult | None
-
-
-def read_sources(
-    sources: Sequence[Source],
-    config: Config,
-    known: Mapping[str, str] | None = None,
-    progress: ProgressFn = silent,
-) -> list[Read]:
-    """Read every source, on all cores when there are many; a source whose bytes hash to
-    ``known[key]`` is not parsed again."""
-    return map_chunks(
-        _read_chunk,
-        sources,
-        shared=(config, known or {}),
-        progress=lambda done, total: progress("reading", done, total),
-    )
-
-
-def _read_chunk(sources: Sequence[Source]) -> list[Read]:
-    config, known = shared()
-    done: list[Read] = []
-    for source in sources:
-        try:
-            data: bytes | OSError = source.path.read_bytes()
-        except OSError as exc:
-            data = exc
-        digest = hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else ""
-        if digest and known.get(source.key) == digest:
-            done.append(Read(source, digest, None))
-        else:
-            done.append(Read(source, digest, parse_source(source, data, config)))
-    return done
 
 
 def render_fragments(
-    entries: Sequence[Entry], fmt: str, site: SiteContext, progress: ProgressFn = silent
+    entries: Sequence[Entry], fmt: FormatName, site: SiteContext, progress: ProgressFn = silent
 ) -> dict[str, bytes]:
     """Each entry rendered once in ``fmt``, keyed by item key, for reuse in every page."""
     rendered = map_chunks(
@@ -100,7 +48,7 @@ def _render_chunk(indexes: Sequence[int]) -> list[bytes]:
 
 
 def _page_document(
-    page: Page, *, fmt: str, fragments: Mapping[str, bytes], site: SiteContext
+    page: Page, *, fmt: FormatName, fragments: Mapping[str, bytes], site: SiteContext
 ) -> bytes:
     return RENDERERS[fmt].render_document(page, [fragments[e.item.key] for e in page.entries], site)
 
@@ -212,7 +160,7 @@ class SiteRenderer:
                 pages.append(Page(feed, number, count, entries))
         return pages
 
-    def _render_format(self, pages: Sequence[Page], fmt: str, progress: ProgressFn) -> None:
+    def _render_format(self, pages: Sequence[Page], fmt: FormatName, progress: ProgressFn) -> None:
         cache = self._fragments[fmt]
         needed = {e.item.key: e for page in pages for e in page.entries if e.item.key not in cache}
         cache.update(render_fragments(list(needed.values()), fmt, self.site, progress))

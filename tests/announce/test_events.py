@@ -1,4 +1,4 @@
-"""The event log and item states across scans, on SQLite and on PostgreSQL (DESIGN.md §7)."""
+"""The event log and item states across scans, on SQLite and on PostgreSQL (docs/contracts/push.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from syndicator.scanner import Scanner
+from syndicator.announce.announcer import announcing_pipeline
+from syndicator.engine.pipeline import Pipeline
 from syndicator.store import records
 from syndicator.store.database import open_engine
 from syndicator.store.records import list_events
@@ -19,13 +20,13 @@ from .conftest import at, document, make_config
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "numerique.gouv.fr"
 
 
-def _scanner(content: Path, tmp_path: Path, store_url: str, **push: object) -> Scanner:
+def _scanner(content: Path, tmp_path: Path, store_url: str, **push: object) -> Pipeline:
     config = make_config(content, tmp_path / "out", store_url, **push)
-    return Scanner(config, open_engine(store_url))
+    return announcing_pipeline(config, open_engine(store_url))
 
 
-def _log(scanner: Scanner) -> list[tuple[str, str]]:
-    with scanner.engine.connect() as connection:
+def _log(scanner: Pipeline) -> list[tuple[str, str]]:
+    with scanner.store.connect() as connection:
         return [(e.type, e.item_key) for e in list_events(connection)]
 
 
@@ -63,7 +64,7 @@ def test_scripted_sequence_gives_exactly_the_expected_log(content, tmp_path, sto
         ("item.unpublished", key),
     ]
     assert _site_ids(tmp_path) == []
-    with scanner.engine.connect() as connection:
+    with scanner.store.connect() as connection:
         unpublished = [e for e in list_events(connection) if e.type == "item.unpublished"]
     # What a consumer needs to withdraw the item: the last version it was sent.
     assert [json.loads(e.data)["content_html"] for e in unpublished] == [
@@ -109,7 +110,7 @@ def test_restart_emits_nothing_for_unchanged_items(content, tmp_path, store_url)
     scanner.scan(at(0))
     (content / "p.md").write_text(document("P"))
     scanner.scan(at(1))
-    scanner.engine.dispose()
+    scanner.store.dispose()
     restarted = _scanner(content, tmp_path, store_url)
     result = restarted.scan(at(2))
     assert result.events == []

@@ -1,9 +1,13 @@
-"""Finding candidate documents under the content folders (the only disk walk of reading)."""
+"""Finding candidate documents under the content folders (the only disk walk of reading).
+
+Also the one rule that names a file: its key, ``<content folder name>/<path below it>``, used
+by the walk and by the worker when the watcher reports a path.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +33,35 @@ class Source:
         return Path(self.location)
 
 
-def scan(dirs: Sequence[Path]) -> list[Source]:
+def document_key(collection: str, relative: str) -> str:
+    """The key of the file at ``relative`` (OS separators) below the folder ``collection``."""
+    return f"{collection}/{relative.replace(os.sep, '/')}"
+
+
+def roots(dirs: Iterable[Path]) -> list[tuple[str, str]]:
+    """(absolute root, collection) of each folder, as given and as resolved: the watcher
+    reports paths under the folder as given, which may be a symbolic link."""
+    return [
+        (root, folder.resolve().name)
+        for folder in dirs
+        for root in dict.fromkeys((os.path.abspath(folder), str(folder.resolve())))
+    ]
+
+
+def locate(path: str, folders: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
+    """(key, collection) of a path under one of ``folders`` (from ``roots``); None if outside
+    or hidden."""
+    path = os.path.abspath(path)
+    for root, collection in folders:
+        if path.startswith(root + os.sep):
+            relative = path[len(root) + 1 :]
+            if any(part.startswith(".") for part in relative.split(os.sep)):
+                return None
+            return document_key(collection, relative), collection
+    return None
+
+
+def walk(dirs: Sequence[Path]) -> list[Source]:
     """Every non-hidden regular file below ``dirs``, in key order.
 
     Hidden names are skipped because editors and our own atomic writers leave temporary
@@ -56,10 +88,9 @@ def _walk(root: Path) -> Iterator[Source]:
                     stack.append(entry.path)
                 elif entry.is_file():
                     stat = entry.stat()
-                    relative = entry.path[len(top) :].lstrip(os.sep).replace(os.sep, "/")
                     yield Source(
                         location=entry.path,
-                        key=f"{collection}/{relative}",
+                        key=document_key(collection, entry.path[len(top) :].lstrip(os.sep)),
                         collection=collection,
                         size=stat.st_size,
                         mtime_ns=stat.st_mtime_ns,

@@ -1,65 +1,15 @@
-"""Events stage: comparing what the store knew with the new catalog (DESIGN.md §7).
+"""Announce stage: comparing what the store knew with the new catalog (docs/contracts/push.md).
 
 Pure: the transitions of every item between two scans, as new store records and events.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Literal
-
-import orjson
+from dataclasses import replace
 
 from syndicator.catalog import Entry, LiveCatalog
-from syndicator.content.items import Item
-
-EventType = Literal["item.published", "item.updated", "item.unpublished"]
-EVENT_TYPES: tuple[EventType, ...] = ("item.published", "item.updated", "item.unpublished")
-
-
-@dataclass(frozen=True, slots=True)
-class ItemRecord:
-    """What the store remembers of an item between scans."""
-
-    key: str
-    item_id: str
-    state: str
-    published_at: datetime | None
-    updated_at: datetime | None
-    version: str
-    data: str
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    type: EventType
-    key: str
-    item_id: str
-    data: str
-
-
-def version_of(item: Item) -> str:
-    """Changes whenever anything a reader sees of the item changes."""
-    return hashlib.sha256(orjson.dumps(item)).hexdigest()
-
-
-def updated_times(
-    prior: Mapping[str, ItemRecord], versions: Mapping[str, str], now: datetime
-) -> dict[str, datetime]:
-    """An item's updated time moves to ``now`` when its published text changed."""
-    result: dict[str, datetime] = {}
-    for key, version in versions.items():
-        old = prior.get(key)
-        if old is None:
-            continue
-        if old.state == "published" and old.version != version:
-            result[key] = now
-        elif old.updated_at is not None:
-            result[key] = old.updated_at
-    return result
+from syndicator.store.records import Event, ItemRecord
 
 
 def transitions(

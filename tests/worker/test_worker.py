@@ -39,25 +39,8 @@ def _titles(path: Path) -> list[str]:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Path:
-    (tmp_path / "_posts").mkdir()
-    (tmp_path / "syndicator.toml").write_text(
-        f"""
-[site]
-base_url = "https://example.org"
-[content]
-dirs = ["{tmp_path / "_posts"}"]
-[output]
-dir = "{tmp_path / "out"}"
-[store]
-url = "sqlite:///{tmp_path / "var" / "s.db"}"
-[schedule]
-scan_interval_seconds = 3600
-watch = true
-[server]
-port = 0
-"""
-    )
+def site(tmp_path: Path, worker_config) -> Path:
+    worker_config(tmp_path, f"sqlite:///{tmp_path / 'var' / 's.db'}")
     return tmp_path
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from syndicator.scanner import Scanner
+from syndicator.announce.announcer import announcing_pipeline
 from syndicator.store.database import open_engine
 
 from .conftest import at, differences, paged_config
@@ -39,7 +39,7 @@ def test_random_edits_render_like_a_full_build(tmp_path, store_url):
     for n in range(12):
         _write(content / f"doc{n}.md", rng, n)
     engine = open_engine(store_url)
-    live = Scanner(paged_config(content, tmp_path / "out", store_url), engine)
+    live = announcing_pipeline(paged_config(content, tmp_path / "out", store_url), engine)
     live.scan(at(0))
     for step in range(1, 40):
         existing = sorted(content.glob("*.md"))
@@ -64,6 +64,8 @@ def test_random_edits_render_like_a_full_build(tmp_path, store_url):
         live.scan(at(step * 60), paths=paths)
 
         full_output = tmp_path / f"full{step}"
-        Scanner(paged_config(content, full_output, store_url), engine).scan(at(step * 60))
+        announcing_pipeline(paged_config(content, full_output, store_url), engine).scan(
+            at(step * 60)
+        )
         assert differences(tmp_path / "out", full_output) == [], f"after step {step} ({action})"
     engine.dispose()

@@ -1,4 +1,4 @@
-"""``syndicator build`` and ``check`` as users run them (DESIGN.md §4, §5): exit codes,
+"""``syndicator build`` and ``check`` as users run them (docs/contracts/output.md, cli.md): exit codes,
 configuration, the pages that list the feeds, and rebuilding an existing output folder."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from lxml import etree
 from lxml import html as lxml_html
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ATOM_RNG = REPO / ".." / "shared" / "validators" / "atom.rng"
 BASE_URL = "https://example.org"
 MEDIA_TYPES = {"rss.xml": "application/rss+xml", "atom.xml": "application/atom+xml"}

@@ -1,0 +1,278 @@
+"""The incremental pipeline: the folder against what the last scan saw, read → catalog → render.
+
+``syndicator build`` runs it once, ``syndicator check`` runs it once without rendering or
+writing, and the worker runs it per change or tick: one path, so the three always agree on the
+catalog (first-seen times, states, duplicates). Only files whose size, mtime or hash changed are
+parsed again; the store keeps the last good parse of every document, so a file that becomes
+unreadable keeps its item in the feeds.
+
+The stages after it (the announcer) receive each scan's ``Step`` and write their rows in the
+scan's transaction; the pipeline never imports them (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from stat import S_ISDIR, S_ISREG
+from typing import Protocol
+
+from sqlalchemy import Connection, Engine
+
+from syndicator.catalog import LiveCatalog
+from syndicator.config import Config
+from syndicator.content.items import Item, Problem
+from syndicator.content.sources import Source, locate, roots, walk
+from syndicator.engine.reading import merge, read_sources
+from syndicator.engine.render import SiteRenderer
+from syndicator.engine.times import FirstSeen, UpdatedTimes, updated_times, version_of
+from syndicator.output.writer import WriteReport
+from syndicator.progress import silent
+from syndicator.store import records
+from syndicator.store.records import DocumentRecord, Event, ItemRecord
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one scan found, as the engine reports it to the stages that follow."""
+
+    catalog: LiveCatalog
+    # Items whose stored record may have changed (every one on the first scan), in key order.
+    keys: Sequence[str]
+    # The item records of the last scan, and the version of every item now read.
+    prior: Mapping[str, ItemRecord]
+    versions: Mapping[str, str]
+    # False until the store has finished a first scan: that baseline announces nothing.
+    baseline_done: bool
+
+
+@dataclass(frozen=True)
+class Announced:
+    """What the announcer wrote in the scan's transaction."""
+
+    events: list[Event] = field(default_factory=list)
+    event_ids: list[int] = field(default_factory=list)
+    # The item records saved, without their payloads (which only the store keeps).
+    saved: list[ItemRecord] = field(default_factory=list)
+
+
+class Announcer(Protocol):
+    """A stage that follows the engine: records what each scan changed, in its transaction."""
+
+    def record(self, connection: Connection, step: Step, now: datetime) -> Announced: ...
+
+    def after_output(self, now: datetime) -> int:
+        """Work that needs the new output on disk; how many deliveries it queued."""
+        ...
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    catalog: LiveCatalog
+    problems: list[Problem]
+    report: WriteReport
+    documents: int
+    parsed: int
+    events: list[Event] = field(default_factory=list)
+    event_ids: list[int] = field(default_factory=list)
+    # WebSub deliveries queued because a feed a hub subscriber follows changed.
+    distributions: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    def summary(self) -> str:
+        """The line ``build`` and ``check`` both print first (docs/contracts/cli.md)."""
+        states = list(self.catalog.states.values())
+        return (
+            f"{self.documents} documents: {states.count('published')} published, "
+            f"{states.count('draft')} drafts, {states.count('scheduled')} scheduled"
+        )
+
+
+class Pipeline:
+    """Keeps the documents, item records, catalog and rendered entries of the last scan in
+    memory (one scanner runs per store), so a scan costs what changed, not the site's size.
+
+    ``store`` None: nothing is remembered between processes (a ``check`` with no store yet).
+    ``announcer`` None: the store is only read, never written. ``render`` False: no output.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: Engine | None,
+        *,
+        announcer: Announcer | None = None,
+        render: bool = True,
+        keep_cache: bool = True,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.announcer = announcer
+        self.render = render
+        self.keep_cache = keep_cache
+        self.roots = roots(config.content.paths)
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop what the last scans left in memory; the next scan starts again from the store."""
+        self.renderer = (
+            SiteRenderer(self.config, Path(self.config.output.dir), keep_cache=self.keep_cache)
+            if self.render
+            else None
+        )
+        self.catalog = LiveCatalog()
+        self._documents: dict[str, DocumentRecord] | None = None
+        self._prior: dict[str, ItemRecord] = {}
+        self._versions: dict[str, str] = {}
+        self._baseline_done = False
+
+    def _load(self) -> dict[str, DocumentRecord]:
+        documents: dict[str, DocumentRecord] = {}
+        if self.store is not None:
+            with self.store.connect() as connection:
+                documents = records.load_documents(connection)
+                self._prior = records.load_items(connection)
+                done = records.get_setting(connection, records.BASELINE_DONE)
+                self._baseline_done = done is not None
+        self._documents = documents
+        return documents
+
+    def scan(
+        self, now: datetime, progress: ProgressFn = silent, *, paths: Iterable[str] | None = None
+    ) -> ScanResult:
+        """Compare the folder (or only ``paths``, as reported by the watcher) with the last
+        scan, and carry every change through to the feeds, then the store.
+
+        The output is written before the store, so a scan that fails part-way (a full disk,
+        the store unreachable) never leaves the store ahead of the feeds; its memory is then
+        forgotten, and the next scan reloads and redoes the difference.
+        """
+        try:
+            return self._scan(now, progress, paths)
+        except BaseException:
+            self._forget()
+            raise
+
+    def _scan(self, now: datetime, progress: ProgressFn, paths: Iterable[str] | None) -> ScanResult:
+        first = self._documents is None
+        documents = self._load() if self._documents is None else self._documents
+        found = self._sources_at(paths, documents) if paths is not None and not first else None
+        if found is None:
+            sources = walk(self.config.content.paths)
+            present = {s.key for s in sources}
+            gone = [key for key in documents if key not in present]
+        else:
+            sources, gone = found
+        changed = [
+            s
+            for s in sources
+            if (old := documents.get(s.key)) is None
+            or (old.size, old.mtime_ns) != (s.size, s.mtime_ns)
+        ]
+        known = {s.key: documents[s.key].sha256 for s in changed if s.key in documents}
+        reads = read_sources(changed, self.config, known, progress)
+        before = {
+            r.source.key: documents[r.source.key].item for r in reads if r.source.key in documents
+        }
+        updates, dropped = merge(documents, reads, now)
+        removed = [*gone, *dropped]
+        for key in gone:
+            del documents[key]
+
+        items: dict[str, Item | None] = (
+            {k: r.item for k, r in documents.items() if r.item is not None}
+            if first
+            else {r.key: r.item for r in updates if r.item != before.get(r.key)}
+        )
+        items.update({key: None for key in removed})
+        for key, item in items.items():
+            if item is None:
+                self._versions.pop(key, None)
+            else:
+                self._versions[key] = version_of(item)
+        fresh = updated_times(
+            self._prior, {k: self._versions[k] for k in items if k in self._versions}, now
+        )
+        delta = self.catalog.apply(
+            items,
+            now=now,
+            first_seen=FirstSeen(documents),
+            updated_at=UpdatedTimes(fresh, self._prior),
+        )
+        keys = sorted(
+            (self._prior.keys() | self.catalog.states.keys())
+            if first
+            else (delta.keys | items.keys())
+        )
+        step = Step(self.catalog, keys, self._prior, self._versions, self._baseline_done)
+        report = self.renderer.render(self.catalog, delta, progress) if self.renderer else None
+        announced = Announced()
+        distributions = 0
+        if self.store is not None and self.announcer is not None:
+            announced = self._record(self.store, self.announcer, updates, removed, step, now)
+            self._baseline_done = True
+            self._prior.update((record.key, record) for record in announced.saved)
+            distributions = self.announcer.after_output(now)
+        problems = [p for rec in documents.values() for p in rec.problems] + self.catalog.problems
+        return ScanResult(
+            self.catalog,
+            problems,
+            report or WriteReport(),
+            documents=len(documents),
+            parsed=sum(1 for r in reads if r.result is not None),
+            events=announced.events,
+            event_ids=announced.event_ids,
+            distributions=distributions,
+        )
+
+    def _record(
+        self,
+        store: Engine,
+        announcer: Announcer,
+        updates: Sequence[DocumentRecord],
+        removed: Sequence[str],
+        step: Step,
+        now: datetime,
+    ) -> Announced:
+        """The documents and whatever the announcer records, in one transaction."""
+        with store.begin() as connection:
+            records.save_documents(connection, updates, removed)
+            announced = announcer.record(connection, step, now)
+            if not step.baseline_done:
+                records.set_setting(connection, records.BASELINE_DONE, now.isoformat())
+            records.set_setting(connection, records.LAST_SCAN, now.isoformat())
+        return announced
+
+    def _sources_at(
+        self, paths: Iterable[str], documents: Mapping[str, DocumentRecord]
+    ) -> tuple[list[Source], list[str]] | None:
+        """The sources at ``paths`` and the keys gone from them; None when only a full walk can
+        tell (a folder was created, moved or deleted)."""
+        sources: list[Source] = []
+        gone: list[str] = []
+        for path in paths:
+            located = locate(path, self.roots)
+            if located is None:
+                continue
+            key, collection = located
+            try:
+                stat = os.stat(path, follow_symlinks=False)
+            except FileNotFoundError:
+                if any(k.startswith(key + "/") for k in documents):
+                    return None
+                if key in documents:
+                    gone.append(key)
+                continue
+            if S_ISDIR(stat.st_mode):
+                return None
+            if S_ISREG(stat.st_mode):
+                sources.append(Source(path, key, collection, stat.st_size, stat.st_mtime_ns))
+        return sources, gone

@@ -1,0 +1,95 @@
+"""Reading stage of the engine: changed files parsed (on every core when many), then merged
+into the document records the store keeps between scans."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from syndicator.config import Config
+from syndicator.content.items import ReadResult, parse_source
+from syndicator.content.sources import Source
+from syndicator.parallel import map_chunks, shared
+from syndicator.progress import silent
+from syndicator.store.records import DocumentRecord
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """A file after reading: the same text as ``known`` says (``result`` None) or parsed."""
+
+    source: Source
+    sha256: str
+    result: ReadResult | None
+
+
+def read_sources(
+    sources: Sequence[Source],
+    config: Config,
+    known: Mapping[str, str] | None = None,
+    progress: ProgressFn = silent,
+) -> list[Read]:
+    """Read every source, on all cores when there are many; a source whose bytes hash to
+    ``known[key]`` is not parsed again."""
+    return map_chunks(
+        _read_chunk,
+        sources,
+        shared=(config, known or {}),
+        progress=lambda done, total: progress("reading", done, total),
+    )
+
+
+def _read_chunk(sources: Sequence[Source]) -> list[Read]:
+    config, known = shared()
+    done: list[Read] = []
+    for source in sources:
+        try:
+            data: bytes | OSError = source.path.read_bytes()
+        except OSError as exc:
+            data = exc
+        digest = hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else ""
+        if digest and known.get(source.key) == digest:
+            done.append(Read(source, digest, None))
+        else:
+            done.append(Read(source, digest, parse_source(source, data, config)))
+    return done
+
+
+def merge(
+    current: dict[str, DocumentRecord], reads: Sequence[Read], now: datetime
+) -> tuple[list[DocumentRecord], list[str]]:
+    """Update ``current`` in place; the records to write back, and files no longer documents.
+
+    A file that cannot be parsed any more keeps its last good item, so an edit half-saved by
+    an editor never takes an article out of the feeds."""
+    updates: list[DocumentRecord] = []
+    dropped: list[str] = []
+    for read in reads:
+        key = read.source.key
+        old = current.get(key)
+        size, mtime_ns = read.source.size, read.source.mtime_ns
+        if read.result is None and old is not None:
+            record = replace(old, size=size, mtime_ns=mtime_ns)
+        elif read.result is not None and read.result.is_document:
+            result = read.result
+            item = result.item if result.item is not None else (old.item if old else None)
+            record = DocumentRecord(
+                key,
+                sha256=read.sha256,
+                first_seen=old.first_seen if old else now,
+                item=item,
+                problems=result.problems,
+                size=size,
+                mtime_ns=mtime_ns,
+            )
+        else:
+            if current.pop(key, None) is not None:
+                dropped.append(key)
+            continue
+        current[key] = record
+        updates.append(record)
+    return updates, dropped
