@@ -66,9 +66,10 @@ class Row:
 
 
 class PageRenderer:
-    """Fills the templates; built once per renderer, shared with forked workers."""
+    """Fills the templates; built once per renderer, and again in each worker process."""
 
     def __init__(self, config: Config) -> None:
+        self.config = config
         self.site = SiteContext.from_config(config)
         self.formats = config.feeds.formats
         self.max_items = config.feeds.max_items
@@ -85,6 +86,11 @@ class PageRenderer:
         )
         self.env.globals.update(t=self.labels, site=self.site, content_lang=config.site.language)
         self.env.filters["breakable"] = _breakable
+
+    def __reduce__(self) -> tuple[type[PageRenderer], tuple[Config]]:
+        """Sent to worker processes as its configuration (a Jinja environment does not
+        pickle); the worker builds its own."""
+        return (PageRenderer, (self.config,))
 
     def feed_page_jobs(
         self, pages: Iterable[Page], catalog: LiveCatalog

@@ -4,6 +4,7 @@ feed changes (through real builds, then an edit and a rebuild)."""
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -13,7 +14,9 @@ from feeds.helpers import BASE_URL, NOW
 from lxml import html as lxml_html
 
 from syndicator.announce.announcer import announcing_pipeline
-from syndicator.config import DEFAULT_READERS, with_overrides
+from syndicator.catalog import LiveCatalog
+from syndicator.config import DEFAULT_READERS, Config, with_overrides
+from syndicator.pages import PageRenderer
 from syndicator.store.database import open_engine
 
 from .conftest import BuiltSite
@@ -203,3 +206,12 @@ def test_english_labels_for_english_and_other_languages_and_no_hub_or_api_when_o
             "Copy the JSON Feed address",
         ]
         assert not page.xpath("//*[@class='hub' or @class='api']")
+
+
+def test_the_page_renderer_travels_to_worker_processes():
+    """A worker started by a forkserver receives the renderer pickled (see parallel.py)."""
+    renderer = PageRenderer(with_overrides(Config(), site={"language": "en"}))
+    copy = pickle.loads(pickle.dumps(renderer.render_feed_page)).__self__
+    catalog = LiveCatalog()
+    assert copy.directory(catalog) == renderer.directory(catalog)
+    assert b'<html lang="en">' in copy.directory(catalog)
