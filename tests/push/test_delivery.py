@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -18,7 +19,7 @@ from standardwebhooks.webhooks import Webhook
 
 from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import Config, with_overrides
-from syndicator.push import outbox
+from syndicator.push import history
 from syndicator.push import subscriptions as subs
 from syndicator.push.deliverer import Deliverer
 from syndicator.push.guard import TargetRefused
@@ -73,7 +74,7 @@ class Site:
 
     def deliveries(self) -> list[dict[str, object]]:
         with self.engine.connect() as connection:
-            return outbox.list_deliveries(connection)
+            return [asdict(d) for d in history.list_deliveries(connection)]
 
 
 @pytest.fixture
@@ -185,7 +186,7 @@ def test_exhausted_schedule_is_a_dead_letter_that_can_be_replayed(site, tmp_path
     _wait(lambda: s.deliveries()[0]["status"] == "failed")
     assert len(broken.received) == 2
     with s.engine.begin() as connection:
-        assert outbox.replay(connection, s.deliveries()[0]["id"], datetime.now(UTC)) is None
+        assert history.replay(connection, s.deliveries()[0]["id"], datetime.now(UTC)) is None
     s.deliverer.wake()
     _wait(lambda: s.deliveries()[0]["status"] == "delivered")
     assert len({r.headers["webhook-id"] for r in broken.received}) == 1
@@ -260,8 +261,8 @@ def test_private_target_refused_at_delivery_time(tmp_path, store_url, serve):
         scanner.scan(datetime.now(UTC))
         deliverer.wake()
         with engine.connect() as connection:
-            _wait(lambda: outbox.list_deliveries(connection)[0]["attempts"] >= 1)
-            [delivery] = outbox.list_deliveries(connection)
+            _wait(lambda: history.list_deliveries(connection)[0].attempts >= 1)
+            [delivery] = [asdict(d) for d in history.list_deliveries(connection)]
         assert receiver.received == []
         assert "loopback" in delivery["log"][0]["error"]
     finally:

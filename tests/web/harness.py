@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import httpx
 
 from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import Config, with_overrides
-from syndicator.push import outbox, websub
+from syndicator.push import history, websub
 from syndicator.push.deliverer import Deliverer
 from syndicator.store.database import open_engine
 from syndicator.web.app import create_app
@@ -129,7 +130,7 @@ class Site:
 
     def deliveries(self) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
-            return outbox.list_deliveries(connection)
+            return [asdict(d) for d in history.list_deliveries(connection)]
 
 
 @contextmanager
