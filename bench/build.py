@@ -20,6 +20,11 @@ deleted made it scan its inode tables: that cost (about 15 % of a run, seen with
 belongs to the benchmark's cleanup, not to the build. For the same reason a ``--workdir``
 keeps its generated folders, which are reused when present.
 
+``--baseline PATH`` names another ``syndicator`` executable (say, one installed from an
+earlier commit in a venv of its own) built into the same kind of folder after each run, and
+the ratio of the medians is printed: how much a change costs, measured on the same machine at
+the same time. The pages for people were measured this way against the commit before them.
+
 ``cpu s`` is the user + system time of the build and its workers, which other load on the
 machine disturbs less than wall time. Memory is reported two ways because the build forks
 worker processes: ``max RSS`` is the largest single process (the kernel's ``ru_maxrss`` over
@@ -187,7 +192,7 @@ def tree_pss_kib(pid: int) -> int:
     return total
 
 
-def build_once(content: Path, work: Path) -> Run:
+def build_once(content: Path, work: Path, syndicator: Path = SYNDICATOR) -> Run:
     """One cold build in a fresh process: into ``work``, a new folder, with a new store."""
     store = work / "store"
     store.mkdir(parents=True)
@@ -195,7 +200,7 @@ def build_once(content: Path, work: Path) -> Run:
     config.write_text(f'[store]\nurl = "sqlite:///{store / "syndicator.db"}"\n', encoding="utf-8")
     return measure(
         [
-            str(SYNDICATOR),
+            str(syndicator),
             "build",
             "--config",
             str(config),
@@ -274,6 +279,9 @@ def main() -> int:
     parser.add_argument(
         "--no-hugo", action="store_true", help="skip the Hugo baseline even if hugo is on PATH"
     )
+    parser.add_argument(
+        "--baseline", type=Path, help="another syndicator executable to compare with, same run"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if not SYNDICATOR.exists():
@@ -300,17 +308,29 @@ def main() -> int:
                 print(f"  (generated {size} documents in {time.perf_counter() - started:.1f} s)")
             ours: list[Run] = []
             theirs: list[Run] = []
-            # Interleaved, so that both see the same machine.
+            before: list[Run] = []
+            # Interleaved, so that all see the same machine.
             for n in range(args.runs if size < 100_000 else 1):
                 ours.append(build_once(content, outputs / f"{size}-{n}"))
+                if args.baseline:
+                    before.append(build_once(content, outputs / f"{size}-{n}-base", args.baseline))
                 if hugo:
                     theirs.append(hugo_once(hugo, content, outputs / f"{size}-{n}-hugo"))
-            if any(r.exit_code for r in ours + theirs):
-                codes = [r.exit_code for r in ours + theirs]
+            if any(r.exit_code for r in ours + theirs + before):
+                codes = [r.exit_code for r in ours + theirs + before]
                 print(f"build of {size} documents failed: exit {codes}")
                 status = 1
                 break
             print(row(str(size), ours))
+            if before:
+                print(row("baseline", before))
+                ratio = statistics.median(r.seconds for r in ours) / statistics.median(
+                    r.seconds for r in before
+                )
+                cpu = statistics.median(r.cpu_seconds for r in ours) / statistics.median(
+                    r.cpu_seconds for r in before
+                )
+                print(f"{'':>13} ours / baseline: wall {ratio:.3f}, cpu {cpu:.3f}")
             if theirs:
                 print(row("Hugo", theirs))
                 ratio = statistics.median(r.seconds for r in ours) / statistics.median(

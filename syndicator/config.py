@@ -58,6 +58,21 @@ class FeedsConfig:
     full_content: bool = True
 
 
+# "Open in my reader" links on feed pages: web readers' subscribe URLs, {url} being the feed's
+# address, percent-encoded. The ``feed:`` link for an installed app is always there.
+DEFAULT_READERS = {
+    "Feedly": "https://feedly.com/i/subscription/feed%2F{url}",
+    "Inoreader": "https://www.inoreader.com/?add_feed={url}",
+    "NewsBlur": "https://www.newsblur.com/?url={url}",
+    "The Old Reader": "https://theoldreader.com/feeds/subscribe?url={url}",
+}
+
+
+@dataclass(frozen=True)
+class PagesConfig:
+    readers: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_READERS))
+
+
 @dataclass(frozen=True)
 class OutputConfig:
     dir: str = "public"
@@ -112,6 +127,7 @@ class Config:
     content: ContentConfig = field(default_factory=ContentConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    pages: PagesConfig = field(default_factory=PagesConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
@@ -247,6 +263,9 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"site.base_url: must be an http(s) URL, got {config.site.base_url!r}")
     if config.feeds.max_items < 1:
         raise ConfigError("feeds.max_items: must be at least 1")
+    for name, pattern in config.pages.readers.items():
+        if "{url}" not in pattern or not pattern.startswith(("http://", "https://")):
+            raise ConfigError(f"pages.readers: {name!r} must be an http(s) URL with {{url}} in it")
     if not config.content.dirs:
         raise ConfigError("content.dirs: at least one content folder is needed")
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from syndicator.catalog import Delta, Entry, LiveCatalog
 from syndicator.config import Config
 from syndicator.feeds.context import SiteContext
-from syndicator.feeds.pages import render_index, render_opml
 from syndicator.feeds.paging import (
     Page,
     archive_count,
@@ -21,6 +20,7 @@ from syndicator.feeds.paging import (
 )
 from syndicator.feeds.renderers import RENDERERS
 from syndicator.output.writer import OutputWriter, WriteReport
+from syndicator.pages import DIRECTORY, OPML, PageRenderer, feed_page_path
 from syndicator.parallel import map_chunks, shared
 from syndicator.progress import silent
 from syndicator.vocabulary import FormatName
@@ -71,6 +71,7 @@ class SiteRenderer:
         self.max_items = config.feeds.max_items
         self.keep_cache = keep_cache
         self.writer = OutputWriter(output)
+        self.pages = PageRenderer(config)
         self._fragments: dict[str, dict[str, bytes]] = {f: {} for f in self.formats}
         self._archives: dict[str, int] | None = None
 
@@ -87,6 +88,9 @@ class SiteRenderer:
         pages = self._pages(catalog, plan)
         for fmt in self.formats:
             self._render_format(pages, fmt, progress)
+        self.writer.write_rendered(
+            self.pages.feed_page_jobs(pages, catalog), self.pages.render_feed_page
+        )
         for path in plan:
             feed = catalog.feed(path)
             size = feed.size if feed else 0
@@ -96,16 +100,20 @@ class SiteRenderer:
             if feed is None:
                 gone.append(None)
                 archives.pop(path, None)
+                self.writer.remove(feed_page_path(path))
             else:
                 archives[path] = new
             for number in gone:
                 for fmt in self.formats:
                     self.writer.remove(page_path(path, number, fmt))
         if first or delta.listing:
-            feeds = catalog.feeds
-            self.writer.write("index.html", render_index(feeds, self.formats, self.site))
-            self.writer.write("feeds.opml", render_opml(feeds, self.formats, self.site))
+            self.writer.write(OPML, self.pages.opml(catalog.feeds))
+        # The directory also shows each feed's last update, which an edit in place changes.
+        if first or delta.feeds:
+            self.writer.write(DIRECTORY, self.pages.directory(catalog))
         if first:
+            for relative, data in self.pages.assets().items():
+                self.writer.write(relative, data)
             self.writer.prune(self._all_paths(catalog, archives))
         self._archives = archives
         return self.writer.finish()
@@ -165,7 +173,7 @@ class SiteRenderer:
             cache.clear()
 
     def _all_paths(self, catalog: LiveCatalog, archives: Mapping[str, int]) -> set[str]:
-        paths = {"index.html", "feeds.opml"}
+        paths = self.pages.paths(catalog.feeds)
         for spec in catalog.feeds:
             for number in (None, *range(1, archives.get(spec.path, 0) + 1)):
                 paths.update(page_path(spec.path, number, fmt) for fmt in self.formats)

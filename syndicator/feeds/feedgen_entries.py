@@ -71,7 +71,7 @@ def feed_generator(page: Page, site: SiteContext, fmt: FormatName) -> FeedGenera
     fg.language(site.language)
     fg.author(name=site.author)
     fg.generator(GENERATOR, version=VERSION, uri=GENERATOR_URI)
-    newest = max((e.updated for e in page.entries), default=EPOCH)
+    newest = page.updated or EPOCH
     fg.updated(newest)
     fg.lastBuildDate(newest)
     return fg

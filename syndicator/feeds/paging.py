@@ -8,6 +8,7 @@ can cache them for good. Archive ``k`` lives at ``<feed>/archive/<k>/<file>``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from syndicator.catalog import Entry, FeedSpec
 from syndicator.vocabulary import FORMATS, FormatName
@@ -21,6 +22,11 @@ class Page:
     number: int | None
     archives: int
     entries: tuple[Entry, ...]
+
+    @property
+    def updated(self) -> datetime | None:
+        """When this document last changed: its newest entry update (None when empty)."""
+        return max((e.updated for e in self.entries), default=None)
 
     def path(self, fmt: FormatName, number: int | None = -1) -> str:
         """Relative output path of this page (or of page ``number`` of the same feed)."""

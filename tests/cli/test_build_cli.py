@@ -238,17 +238,22 @@ def built_feeds(out: Path) -> set[str]:
     }
 
 
-def test_index_html_has_an_alternate_link_per_feed_and_format(tmp_path: Path, content, run_cli):
+def test_each_page_autodiscovers_its_own_feeds_only(tmp_path: Path, content, run_cli):
+    """The directory names the site feeds; a category's or tag's page names its own (a reader
+    given the site's address would otherwise offer every feed of the site)."""
     assert build(run_cli, tmp_path, content).code == 0
     out = tmp_path / "out"
-    page = lxml_html.parse(str(out / "index.html"))
-    links = page.xpath("//head/link[@rel='alternate']")
-    found = {link.get("href").removeprefix(f"{BASE_URL}/"): link.get("type") for link in links}
     feeds = built_feeds(out)
     assert len(feeds) == 3 * (1 + 2 + 3)
-    assert len(links) == len(feeds)
-    assert found == {path: MEDIA_TYPES[path.rsplit("/", 1)[-1]] for path in feeds}
-    assert all(link.get("title") for link in links)
+    folders = {path.rpartition("/")[0] for path in feeds}
+    for folder in folders:
+        page = lxml_html.parse(str(out / folder / "index.html"))
+        links = page.xpath("//head/link[@rel='alternate']")
+        found = {link.get("href").removeprefix(f"{BASE_URL}/"): link.get("type") for link in links}
+        own = {p for p in feeds if p.rpartition("/")[0] == folder}
+        assert len(links) == len(own) == 3
+        assert found == {path: MEDIA_TYPES[path.rsplit("/", 1)[-1]] for path in own}
+        assert all(link.get("title") for link in links)
 
 
 def test_feeds_opml_parses_and_lists_every_feed(tmp_path: Path, content, run_cli):

@@ -1,0 +1,5 @@
+"""HTML pages for people: the feed directory, a page per category and tag feed, and OPML."""
+
+from syndicator.pages.render import DIRECTORY, OPML, PageRenderer, feed_page_path
+
+__all__ = ["DIRECTORY", "OPML", "PageRenderer", "feed_page_path"]
