@@ -1,15 +1,17 @@
-"""Push benchmark: file-write → webhook latency, and fan-out throughput against a bare loop.
+"""Push benchmark: file-write → webhook latency, and fan-out throughput against bare loops.
 
-Run by hand: ``.venv/bin/python bench/push.py [--events 2000 --receivers 100 --edits 50]``.
-Everything listens and sends on 127.0.0.1 only, and every loop is bounded.
+Run by hand: ``.venv/bin/python bench/push.py [--events 200 --receivers 100 --edits 30]``.
+Needs ``nginx`` (``apt-get install -y nginx``). Everything listens and sends on 127.0.0.1.
 
-1. Latency: ``syndicator run`` (watch on) in a subprocess, one receiver; each of ``--edits``
-   new documents is written and the time until its webhook arrives is recorded (p50, p95).
-2. Throughput: ``--events`` documents appear at once in a folder with ``--receivers``
-   subscriptions (each wants everything), so the scan writes events × receivers deliveries;
-   the deliverer's time to deliver them all, against a bare ``requests`` loop (one session
-   keeping a connection alive to every receiver, no store, no signing) posting the same number
-   of bodies, measured in the same run.
+1. Latency: ``syndicator run`` (watch on) in a subprocess, one Python receiver; each of
+   ``--edits`` new documents is written and the time until its webhook arrives is recorded.
+2. Throughput: nginx answering ``204`` on ``--receivers`` ports is the cheapest receiver this
+   machine has, so the sender's own cost is what is measured. ``--events`` documents appear at
+   once with one subscription per port (events × receivers deliveries, written by one scan);
+   then, in the same run and on the same receivers: a bare ``requests`` loop and a bare
+   ``urllib3`` loop (one thread, one kept-alive connection per receiver, the same ~2 KB body,
+   no store, no signing), and our deliverer in 1 and in 2 processes (``--processes``) on one
+   SQLite store, timed from the scan until the store has every delivery settled delivered.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -25,72 +29,117 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from sqlalchemy import Engine, func, select
 
 from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import Config, with_overrides
+from syndicator.engine.pipeline import Pipeline
 from syndicator.push import subscriptions as subs
 from syndicator.push.deliverer import Deliverer
 from syndicator.store.database import open_engine
+from syndicator.store.schema import deliveries
+
+NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    keepalive_requests 1000000;
+    client_body_buffer_size 64k;
+    server {{
+{listen}
+        location / {{ return 204; }}
+    }}
+}}
+"""
 
 
-def _receivers(sockets: list[socket.socket], counter: multiprocessing.Value) -> None:  # type: ignore[valid-type]
-    """A minimal ASGI app on every socket: count, record arrival times, answer 204."""
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+@contextmanager
+def nginx(count: int, tmp: Path) -> Iterator[list[int]]:
+    """nginx answering 204 on ``count`` ports of 127.0.0.1, stopped on the way out."""
+    ports = _free_ports(count)
+    listen = "\n".join(f"        listen 127.0.0.1:{port};" for port in ports)
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, listen=listen))
+    process = subprocess.Popen(
+        ["nginx", "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf)],
+        start_new_session=True,
+    )
+    try:
+        _wait(lambda: _answers(ports[-1]), 20)
+        yield ports
+    finally:
+        process.send_signal(signal.SIGQUIT)
+        process.wait(timeout=10)
+
+
+def _answers(port: int) -> bool:
+    try:
+        return requests.post(f"http://127.0.0.1:{port}/", timeout=1).status_code == 204
+    except requests.RequestException:
+        return False
+
+
+def _latency_receiver(sock: socket.socket, arrivals: str) -> None:
+    """A minimal ASGI app: record each arrival's time and title, answer 204."""
     import uvicorn
 
-    arrivals = Path(os.environ["ARRIVALS"])
-
-    async def app(scope, receive, send):
+    async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        more = True
+        body, more = b"", True
         while more:
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-        with counter.get_lock():
-            counter.value += 1
-        if scope["path"] == "/latency":
-            with arrivals.open("a") as out:
-                out.write(f"{time.time()} {json.loads(body)['data']['title']}\n")
+        with open(arrivals, "a") as out:
+            out.write(f"{time.time()} {json.loads(body)['data']['title']}\n")
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
     config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=sockets)
-
-
-def _listen(count: int) -> list[socket.socket]:
-    result = []
-    for _ in range(count):
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(512)
-        result.append(sock)
-    return result
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @contextmanager
-def receivers(count: int, arrivals: Path) -> Iterator[tuple[list[int], Any]]:
-    """``count`` receivers in a child process: (their ports, the shared delivery counter)."""
-    os.environ["ARRIVALS"] = str(arrivals)
-    sockets = _listen(count)
-    counter = multiprocessing.Value("q", 0)
+def latency_receiver(arrivals: Path) -> Iterator[int]:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
     server = multiprocessing.get_context("fork").Process(
-        target=_receivers, args=(sockets, counter), daemon=True
+        target=_latency_receiver, args=(sock, str(arrivals)), daemon=True
     )
     server.start()
     try:
-        yield [s.getsockname()[1] for s in sockets], counter
+        yield sock.getsockname()[1]
     finally:
         server.terminate()
         server.join()
@@ -103,7 +152,7 @@ def _config(root: Path, **push: object) -> Config:
         content={"dirs": [str(root / "_posts")]},
         output={"dir": str(root / "out")},
         store={"url": f"sqlite:///{root / 's.db'}"},
-        push={"allow_private_targets": True, "max_concurrency": 16, **push},
+        push={"allow_private_targets": True, **push},
     )
 
 
@@ -111,12 +160,12 @@ def _doc(n: int) -> str:
     return f"---\ntitle: P{n}\ndate: 2024-01-01 10:00:00\ntags: [bench]\n---\n\n{'Text. ' * 300}\n"
 
 
-def _wait(condition, timeout: float) -> None:
+def _wait(condition: Callable[[], bool], timeout: float, every: float = 0.005) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError("benchmark step did not finish in time")
-        time.sleep(0.005)
+        time.sleep(every)
 
 
 def latency(root: Path, port: int, arrivals: Path, edits: int) -> list[float]:
@@ -158,10 +207,8 @@ def latency(root: Path, port: int, arrivals: Path, edits: int) -> list[float]:
         worker.wait(timeout=60)
 
 
-def fill_outbox(config: Config, engine, ports: list[int], events: int) -> int:
-    """Baseline scan, one subscription per port, then ``events`` new items in one scan."""
-    scanner = announcing_pipeline(config, engine, keep_cache=False)
-    scanner.scan(datetime.now(UTC))
+def subscribe(engine: Engine, ports: list[int]) -> None:
+    """One subscription (to everything) per receiver port."""
     with engine.begin() as connection:
         for port in ports:
             subs.add(
@@ -170,78 +217,158 @@ def fill_outbox(config: Config, engine, ports: list[int], events: int) -> int:
                     f"http://127.0.0.1:{port}/hook", allow_private=True, now=datetime.now(UTC)
                 ),
             )
+
+
+def prepare(config: Config, engine: Engine, ports: list[int]) -> Pipeline:
+    """Baseline scan, then one subscription per port."""
+    scanner = announcing_pipeline(config, engine, keep_cache=False)
+    scanner.scan(datetime.now(UTC))
+    subscribe(engine, ports)
+    return scanner
+
+
+def announce(scanner: Pipeline, config: Config, events: int) -> None:
+    """``events`` new items, in one scan: events × subscriptions deliveries at once."""
     posts = Path(config.content.dirs[0])
     for n in range(events):
         (posts / f"p{n}.md").write_text(_doc(n))
     scanner.scan(datetime.now(UTC))
-    return events * len(ports)
 
 
-def fan_out(root: Path, ports: list[int], events: int, counter) -> tuple[int, float]:
-    config = _config(root)
+def delivered(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                select(func.count()).where(deliveries.c.status == "delivered")
+            ).scalar_one()
+        )
+
+
+def _deliver(config: Config, stop: Any) -> None:
+    """A deliverer process: delivers until told to stop."""
     engine = open_engine(config.store.url)
-    total = fill_outbox(config, engine, ports, events)
-    start_count = counter.value
-    deliverer = Deliverer(config, engine, sole_deliverer=True)
-    started = time.perf_counter()
+    deliverer = Deliverer(config, engine)
     deliverer.start()
-    _wait(lambda: counter.value - start_count >= total, 3600)
-    elapsed = time.perf_counter() - started
+    stop.wait()
     deliverer.stop()
     engine.dispose()
-    return total, elapsed
 
 
-def bare_loop(ports: list[int], total: int, counter) -> float:
-    body = json.dumps(
-        {"type": "item.published", "data": {"title": "x", "content_html": "Text. " * 300}}
-    ).encode()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ours(root: Path, ports: list[int], events: int, processes: int) -> tuple[float, float]:
+    """Our deliverer in ``processes`` processes on one SQLite store (forked before any thread
+    starts), timed from the scan that wrote the deliveries until the store has every one
+    settled as delivered. Returns the time, and the CPU seconds the deliverers used (a figure
+    the load of the machine does not change much)."""
+    config = _config(root)
+    engine = open_engine(config.store.url)
+    scanner = prepare(config, engine, ports)
+    context = multiprocessing.get_context("fork")
+    stop = context.Event()
+    cpu = _children_cpu()
+    workers = [context.Process(target=_deliver, args=(config, stop)) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    try:
+        started = time.perf_counter()
+        announce(scanner, config, events)
+        total = events * len(ports)
+        _wait(lambda: delivered(engine) >= total, 3600, every=0.05)
+        elapsed = time.perf_counter() - started
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    engine.dispose()
+    return elapsed, _children_cpu() - cpu
+
+
+BODY = json.dumps(
+    {"type": "item.published", "data": {"title": "x", "content_html": "Text. " * 300}}
+).encode()
+
+
+def bare_requests(ports: list[int], total: int) -> tuple[float, float]:
     session = requests.Session()
-    # One kept-alive connection per receiver: the default pool keeps 10 hosts, and cycling
-    # through more would open a connection for every post, a baseline slower than it should be.
+    # One kept-alive connection per receiver (the default pool keeps 10 hosts).
     session.mount("http://", HTTPAdapter(pool_connections=len(ports)))
-    start_count = counter.value
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for n in range(total):
-        session.post(
+        answer = session.post(
             f"http://127.0.0.1:{ports[n % len(ports)]}/hook",
-            data=body,
+            data=BODY,
             headers={"Content-Type": "application/json"},
             timeout=15,
         )
-    elapsed = time.perf_counter() - started
-    assert counter.value - start_count == total
-    return elapsed
+        assert answer.status_code == 204
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def bare_urllib3(ports: list[int], total: int) -> tuple[float, float]:
+    pools = [urllib3.HTTPConnectionPool("127.0.0.1", port, maxsize=1) for port in ports]
+    headers = {"Content-Type": "application/json"}
+    started, cpu = time.perf_counter(), time.process_time()
+    for n in range(total):
+        answer = pools[n % len(pools)].urlopen(
+            "POST", "/hook", body=BODY, headers=headers, timeout=15, retries=False
+        )
+        assert answer.status == 204
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def _line(what: str, total: int, seconds: float, cpu: float) -> None:
+    print(
+        f"  {what:<24} {seconds:6.2f} s {total / seconds:8,.0f}/s"
+        f"   CPU {cpu * 1e6 / total:5.0f} µs per delivery"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=2000)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--receivers", type=int, default=100)
-    parser.add_argument("--edits", type=int, default=50)
+    parser.add_argument("--edits", type=int, default=30, help="latency samples (0: skip)")
+    parser.add_argument("--only", choices=("ours", "all"), default="all")
+    parser.add_argument("--processes", default="1,2", help="deliverer processes to try")
     args = parser.parse_args()
+    if shutil.which("nginx") is None:
+        sys.exit("missing nginx: apt-get install -y nginx")
 
     with tempfile.TemporaryDirectory(prefix="syndicator-bench-push-") as temporary:
         root = Path(temporary)
-        arrivals = root / "arrivals.txt"
-        arrivals.touch()
-        with receivers(args.receivers + 1, arrivals) as (ports, counter):
-            samples = latency(root / "latency", ports[0], arrivals, args.edits)
+        if args.edits and args.only == "all":
+            arrivals = root / "arrivals.txt"
+            arrivals.touch()
+            with latency_receiver(arrivals) as port:
+                samples = latency(root / "latency", port, arrivals, args.edits)
             ms = sorted(s * 1000 for s in samples)
             p95 = ms[max(0, round(0.95 * len(ms)) - 1)]
             print(
-                f"latency file write → webhook received, {len(ms)} edits: p50 {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms, max {ms[-1]:.0f} ms"
+                f"latency file write → webhook received, {len(ms)} edits: "
+                f"p50 {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms, max {ms[-1]:.0f} ms"
             )
-
-            total, ours = fan_out(root / "fanout", ports[1:], args.events, counter)
-            bare = bare_loop(ports[1:], total, counter)
-            print(
-                f"fan-out: {args.events} events × {args.receivers} receivers = {total} deliveries"
-            )
-            print(f"  syndicator deliverer: {ours:.1f} s, {total / ours:,.0f} deliveries/s")
-            print(f"  bare requests loop:   {bare:.1f} s, {total / bare:,.0f} posts/s")
-            print(f"  ratio ours/bare: {bare / ours:.2f}")
-    print(f"load average: {os.getloadavg()}")
+        (root / "nginx").mkdir()
+        with nginx(args.receivers, root / "nginx") as ports:
+            total = args.events * args.receivers
+            print(f"fan-out: {args.events} events × {args.receivers} receivers = {total}")
+            if args.only == "all":
+                plain, plain_cpu = bare_requests(ports, total)
+                bare, bare_cpu = bare_urllib3(ports, total)
+                _line("bare requests loop", total, plain, plain_cpu)
+                _line("bare urllib3 loop", total, bare, bare_cpu)
+            for count in (int(n) for n in args.processes.split(",")):
+                mine, mine_cpu = ours(root / f"fanout{count}", ports, args.events, count)
+                _line(f"ours, {count} process(es)", total, mine, mine_cpu)
+                if args.only == "all":
+                    print(
+                        f"    ours/requests {plain / mine:.2f}×   ours/urllib3 {bare / mine:.2f}×"
+                        f"   CPU per delivery ours/urllib3 {mine_cpu / bare_cpu:.2f}×"
+                    )
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Connection
 
 from syndicator.config import Config, ConfigError, load_config, with_overrides
+from syndicator.push.status import DeliveryStatus
 from syndicator.store.database import StoreError
 from syndicator.vocabulary import Role
 
@@ -63,8 +64,14 @@ def _parser() -> argparse.ArgumentParser:
 
         return action
 
+    def paged(sub: argparse.ArgumentParser, cursor: type = int) -> argparse.ArgumentParser:
+        sub.add_argument("--json", action="store_true")
+        sub.add_argument("--limit", type=_positive, default=100, help="rows to print (100)")
+        sub.add_argument("--before", type=cursor, help="cursor printed after the previous page")
+        return sub
+
     event = group("events", "the event log")
-    event("list", "list events, oldest first").add_argument("--json", action="store_true")
+    paged(event("list", "list events, newest first"))
 
     subscription = group("subscriptions", "webhook subscriptions")
     add = subscription("add", "subscribe an endpoint; prints its id and secret (shown only now)")
@@ -74,21 +81,26 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--event", action="append", default=[], help="event types (item.published)")
     add.add_argument("--secret", help="whsec_… secret to use instead of a generated one")
     add.add_argument("--description", default="")
-    subscription("list", "list subscriptions (never their secrets)").add_argument(
-        "--json", action="store_true"
-    )
+    paged(subscription("list", "list subscriptions, newest first (never their secrets)"), str)
     subscription("remove", "delete a subscription and its deliveries").add_argument("id")
 
     delivery = group("deliveries", "the delivery log")
-    listing = delivery("list", "list deliveries, newest first, with every attempt")
-    listing.add_argument(
-        "--status", choices=("pending", "delivering", "delivered", "failed", "cancelled")
-    )
-    listing.add_argument("--json", action="store_true")
+    listing = paged(delivery("list", "list deliveries, newest first, with every attempt"))
+    listing.add_argument("--status", choices=list(DeliveryStatus))
     delivery("replay", "queue a delivery again, with the same webhook-id").add_argument(
         "id", type=int
     )
+
+    prune = command("prune", "delete settled deliveries and events older than push.retention_days")
+    prune.add_argument("--now", help="ISO date-time to use as the current time")
     return parser
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
 
 
 def parse_now(value: str | None, config: Config) -> datetime:
@@ -128,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "events": _cmd_events,
             "subscriptions": _cmd_subscriptions,
             "deliveries": _cmd_deliveries,
+            "prune": _cmd_prune,
         }[args.command]
         return handler(args, config)
     except (ConfigError, UsageError, StoreError) as exc:
@@ -251,16 +264,36 @@ def _print_json(rows: Sequence[object]) -> None:
     print(json.dumps(rows, ensure_ascii=False, indent=1))
 
 
+def _next_page(found: Sequence[object], limit: int, cursor: object) -> None:
+    """Where the next page starts, on stderr so that ``--json`` output stays one array."""
+    if len(found) == limit:
+        print(f"more: --before {cursor}", file=sys.stderr)
+
+
 def _cmd_events(args: argparse.Namespace, config: Config) -> int:
-    from syndicator.store.records import list_events
+    from syndicator.store.records import recent_events
 
     with _store(config) as connection:
-        found = list_events(connection)
+        found = recent_events(connection, limit=args.limit, before=args.before)
     if args.json:
         _print_json([e.as_dict() for e in found])
-        return EXIT_OK
-    for event in found:
-        print(f"{event.id}\t{event.occurred_at.isoformat()}\t{event.type}\t{event.item_id}")
+    else:
+        for event in found:
+            print(f"{event.id}\t{event.occurred_at.isoformat()}\t{event.type}\t{event.item_id}")
+    _next_page(found, args.limit, found[-1].id if found else None)
+    return EXIT_OK
+
+
+def _cmd_prune(args: argparse.Namespace, config: Config) -> int:
+    from syndicator.push.retention import prune
+    from syndicator.store.database import open_engine
+
+    engine = open_engine(config.store.url)
+    try:
+        pruned = prune(engine, parse_now(args.now, config), config.push.retention_days)
+    finally:
+        engine.dispose()
+    print(f"{pruned} (older than {config.push.retention_days:g} days)")
     return EXIT_OK
 
 
@@ -292,42 +325,48 @@ def _cmd_subscriptions(args: argparse.Namespace, config: Config) -> int:
                 raise UsageError(f"no subscription {args.id}")
         print(f"removed {args.id}")
         return EXIT_OK
-    with _store(config) as connection:
-        found = subs.list_all(connection)
+    try:
+        with _store(config) as connection:
+            found = subs.page(connection, limit=args.limit, before=args.before)
+    except subs.SubscriptionError as exc:
+        raise UsageError(f"--before: {exc}") from exc
     if args.json:
         _print_json([s.public() for s in found])
-        return EXIT_OK
-    for s in found:
-        state = "enabled" if s.enabled else f"disabled: {s.disabled_reason}"
-        filters = ",".join(
-            [*(f"category:{c}" for c in s.categories), *(f"tag:{t}" for t in s.tags)]
-        )
-        print(f"{s.id}\t{s.url}\t{','.join(s.event_types)}\t{filters or 'all'}\t{state}")
+    else:
+        for s in found:
+            state = "enabled" if s.enabled else f"disabled: {s.disabled_reason}"
+            filters = ",".join(
+                [*(f"category:{c}" for c in s.categories), *(f"tag:{t}" for t in s.tags)]
+            )
+            print(f"{s.id}\t{s.url}\t{','.join(s.event_types)}\t{filters or 'all'}\t{state}")
+    _next_page(found, args.limit, found[-1].id if found else None)
     return EXIT_OK
 
 
 def _cmd_deliveries(args: argparse.Namespace, config: Config) -> int:
-    from syndicator.push import outbox
+    from dataclasses import asdict
+
+    from syndicator.push import history
 
     if args.action == "replay":
         with _store(config) as connection:
-            refused = outbox.replay(connection, args.id, datetime.now(UTC))
+            refused = history.replay(connection, args.id, datetime.now(UTC))
         if refused:
             raise UsageError(f"cannot replay delivery {args.id}: {refused}")
         print(f"delivery {args.id} queued again")
         return EXIT_OK
     with _store(config) as connection:
-        found = outbox.list_deliveries(connection, status=args.status)
-    if args.json:
-        _print_json(found)
-        return EXIT_OK
-    for d in found:
-        last = d["last_error"] or d["last_status"] or ""
-        what = d["event_type"] or f"{d['kind']} {d['topic']}"
-        print(
-            f"{d['id']}\t{d['status']}\t{what}\t{d['subscription_id']}\t"
-            f"attempts={d['attempts']}\t{last}"
+        found = history.list_deliveries(
+            connection, status=args.status, limit=args.limit, before=args.before
         )
+    if args.json:
+        _print_json([asdict(d) for d in found])
+    else:
+        for d in found:
+            last = d.last_error or d.last_status or ""
+            what = d.event_type or f"{d.kind} {d.topic}"
+            print(f"{d.id}\t{d.status}\t{what}\t{d.subscription_id}\tattempts={d.attempts}\t{last}")
+    _next_page(found, args.limit, found[-1].id if found else None)
     return EXIT_OK
 
 

@@ -97,6 +97,8 @@ class PushConfig:
     max_concurrency: int = 16
     allow_private_targets: bool = False
     announce_existing: bool = False
+    # Days an event's settled deliveries and attempt logs are kept (docs/contracts/push.md).
+    retention_days: float = 30.0
 
 
 @dataclass(frozen=True)

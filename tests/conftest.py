@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -81,6 +82,14 @@ def write_doc() -> Callable[[Path, str, str | bytes], Path]:
 @pytest.fixture(scope="session")
 def run_cli() -> Callable[..., CliResult]:
     return _run_cli
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 # --- Stores: a real SQLite file, and a fresh database on the PostgreSQL server of this machine.
@@ -170,10 +179,16 @@ def _start_worker(config: Path, *args: str) -> subprocess.Popen[str]:
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-    deadline = time.monotonic() + 30
+    # A hang guard only: on a loaded machine a cold start (imports, migrations) can take tens
+    # of seconds of wall time.
+    deadline = time.monotonic() + 180
     while "worker running" not in log.read_text()[offset:]:
-        assert process.poll() is None, f"worker exited: {log.read_text()[offset:]}"
-        assert time.monotonic() < deadline, "worker did not start"
+        if process.poll() is not None:
+            pytest.fail(f"worker exited: {log.read_text()[offset:]}")
+        if time.monotonic() > deadline:
+            process.kill()  # never leave it running after the test
+            process.wait()
+            pytest.fail("worker did not start")
         time.sleep(0.02)
     return process
 
@@ -191,4 +206,4 @@ def start_worker() -> Iterator[Callable[..., subprocess.Popen[str]]]:
     for process in started:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
+            process.wait(timeout=120)

@@ -1,9 +1,18 @@
-"""The delivery loop: claim due deliveries, post them concurrently, settle the results.
+"""The delivery loop: claim due deliveries in batches, post them concurrently, settle them.
 
-One loop thread talks to the store (claims and settlements in batches, so the database is not
-the bottleneck); a pool of ``push.max_concurrency`` threads does the HTTP over keep-alive
-connections they share. A per-endpoint cap keeps one slow or dead endpoint from holding every
-thread, so the others are never delayed by it.
+One loop thread talks to the store (a round settles what finished and claims what is due, in
+one transaction of a few statements, hundreds of deliveries at a time); a pool of
+``push.max_concurrency`` threads does the HTTP. A claimed batch is split by endpoint into runs
+of a few deliveries, each posted in turn by one thread over its kept-alive connection, so a
+thread switch, a pool hand-off and a signing key are paid per run, not per post.
+
+Retention runs beside it (``syndicator.push.retention``): every hour, in a thread of its own,
+in small batches.
+
+One slow or dead endpoint never delays the others: at most ``per_endpoint`` of its deliveries
+are in flight, a run stops at the first attempt that got no answer (the rest go back as they
+were, unsent), and a run starts no post once ``timeout`` has passed since it began, so it ends
+well within the lease (``2 × timeout + 30 s``).
 
 Webhooks and WebSub content distribution go through the same loop; they differ only in what is
 sent (``_request``). A WebSub body is read from the output folder when sent, so a deliverer
@@ -14,24 +23,35 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
 from syndicator.config import Config
-from syndicator.push import outbox, websub
-from syndicator.push.outbox import Claimed
+from syndicator.push import queue as lease_queue
+from syndicator.push.counters import SHARDS
+from syndicator.push.distribution import distribution
 from syndicator.push.polling import PollingWorker
+from syndicator.push.queue import Claimed, Settled
+from syndicator.push.retention import Pruner
 from syndicator.push.sender import Attempt, Sender
-from syndicator.push.signing import webhook_headers
+from syndicator.push.signing import WebhookSigner
 
 log = logging.getLogger("syndicator.push")
 Clock = Callable[[], datetime]
 IDLE_POLL_SECONDS = 0.5
+RUN = 16
+"""Deliveries to one endpoint posted in a row by one thread."""
 BACKLOG = 2
+"""Rounds' worth of runs claimed ahead, so no thread idles between a run and the next round."""
+SETTLE_BATCH = 64
+"""Results waiting that wake the loop before a run ends: settled soon (a crash repeats little)
+and in batches (a round per delivery would cost more than the delivery)."""
+_JSON = {"Content-Type": "application/json"}
 
 
 def _clock() -> datetime:
@@ -52,40 +72,42 @@ class Deliverer(PollingWorker):
         self.clock = clock
         self.slots = max(1, config.push.max_concurrency)
         self.sender = Sender(allow_private=config.push.allow_private_targets, threads=self.slots)
-        self.per_endpoint = max(1, self.slots // 4)
+        # Runs of one endpoint in flight at once: its share of the threads.
+        self.per_endpoint = max(1, self.slots // 4) * RUN
         self.timeout = config.push.timeout_seconds
         # Long enough that a live worker always settles before anyone else may take over.
         self.lease = timedelta(seconds=self.timeout * 2 + 30)
         self.sole_deliverer = sole_deliverer
-        self._done: queue.Queue[tuple[Claimed, Attempt, datetime]] = queue.Queue()
+        self.shard = random.randrange(SHARDS)
+        self._done: queue.Queue[Settled] = queue.Queue()
         self._busy: Counter[str] = Counter()
+        self._signers: dict[str, WebhookSigner] = {}
+        self.pruner = Pruner(engine, clock, config.push.retention_days)
         super().__init__("deliverer", workers=self.slots, idle_seconds=IDLE_POLL_SECONDS, log=log)
 
     def start(self) -> None:
         if self.sole_deliverer:
             with self.engine.begin() as connection:
-                released = outbox.release_all(connection)
+                released = lease_queue.release_all(connection)
             if released:
                 log.info("took back %d deliveries left in flight by the previous run", released)
         super().start()
+        self.pruner.start()
 
     def stop(self) -> None:
         """Stop claiming, let attempts under way finish (bounded by the timeout), settle them."""
+        self.pruner.stop()
         super().stop()
         self._settle()
         self.sender.close()
 
     def _round(self) -> bool:
         """Settle what finished and claim what is due, in one transaction: a round's cost in
-        the store, not a delivery's, bounds the throughput to a busy endpoint."""
+        the store, not a delivery's, bounds the throughput."""
         results = self._finished()
         try:
             with self.engine.begin() as connection:
-                reports = (
-                    outbox.settle(connection, results, schedule=self.config.push.retry_schedule)
-                    if results
-                    else []
-                )
+                reports = self._settle_in(connection, results)
                 taken = self._claim(connection)
         except Exception:
             # Kept for the next round: dropped, these sent requests would be sent again once
@@ -94,19 +116,22 @@ class Deliverer(PollingWorker):
                 self._done.put(result)
             raise
         self._log_settled(results, reports)
+        runs: dict[str, list[Claimed]] = {}
         for claimed in taken:
             self._busy[claimed.subscription_id] += 1
-            self._pool.submit(self._deliver, claimed)
+            run = runs.setdefault(claimed.subscription_id, [])
+            run.append(claimed)
+            if len(run) == RUN:
+                self._pool.submit(self._deliver, runs.pop(claimed.subscription_id))
+        for run in runs.values():
+            self._pool.submit(self._deliver, run)
         return bool(results or taken)
 
     def _claim(self, connection: Connection) -> list[Claimed]:
-        # Up to one round's worth waits in the pool's queue, so no thread idles between the end
-        # of an attempt and the next round; a dead endpoint still holds at most
-        # BACKLOG × per_endpoint threads.
-        free = BACKLOG * self.slots - sum(self._busy.values())
+        free = BACKLOG * self.slots * RUN - sum(self._busy.values())
         if free <= 0:
             return []
-        return outbox.claim(
+        return lease_queue.claim(
             connection,
             self.clock(),
             limit=free,
@@ -115,51 +140,73 @@ class Deliverer(PollingWorker):
             per_endpoint=BACKLOG * self.per_endpoint,
         )
 
-    def _deliver(self, claimed: Claimed) -> None:
-        try:
-            body, headers = self._request(claimed)
-            attempt = self.sender.post(claimed.url, body, headers, self.timeout)
-        except Exception as exc:  # never lose a claimed delivery to a bug in one attempt
-            attempt = Attempt(None, 0.0, f"{type(exc).__name__}: {exc}")
-        self._done.put((claimed, attempt, self.clock()))
+    def _deliver(self, run: Sequence[Claimed]) -> None:
+        """Post a run to one endpoint in turn; what is left after a post that got no answer,
+        or once the run has taken ``timeout``, goes back unsent. Each result is handed over
+        as it comes, so a crash repeats at most what the next round had not yet settled."""
+        started = time.monotonic()
+        stopped = False
+        for claimed in run:
+            if stopped or time.monotonic() - started > self.timeout:
+                self._done.put(Settled(claimed, None, self.clock()))
+                continue
+            try:
+                body, headers = self._request(claimed)
+                attempt = self.sender.post(claimed.url, body, headers, self.timeout)
+            except Exception as exc:  # never lose a claimed delivery to a bug in one attempt
+                attempt = Attempt(None, 0.0, f"{type(exc).__name__}: {exc}")
+            self._done.put(Settled(claimed, attempt, self.clock()))
+            if self._done.qsize() >= SETTLE_BATCH:
+                self.wake()
+            stopped = attempt.status is None
         self.wake()
 
     def _request(self, claimed: Claimed) -> tuple[bytes, dict[str, str]]:
         """Body and headers of one attempt, signed now (a webhook's timestamp is the attempt's)."""
         if claimed.topic is not None:
-            return websub.distribution(self.config, claimed.topic, claimed.secret)
-        headers = webhook_headers(
-            claimed.secret, claimed.message_id, int(time.time()), claimed.body
-        )
-        headers["Content-Type"] = "application/json"
+            return distribution(self.config, claimed.topic, claimed.secret)
+        signer = self._signers.get(claimed.secret)
+        if signer is None:
+            if len(self._signers) > 100_000:
+                self._signers.clear()
+            signer = self._signers[claimed.secret] = WebhookSigner(claimed.secret)
+        headers = signer.headers(claimed.message_id, int(time.time()), claimed.body)
+        headers.update(_JSON)
         return claimed.body, headers
 
-    def _finished(self) -> list[tuple[Claimed, Attempt, datetime]]:
-        results: list[tuple[Claimed, Attempt, datetime]] = []
+    def _finished(self) -> list[Settled]:
+        results: list[Settled] = []
         while True:
             try:
                 results.append(self._done.get_nowait())
             except queue.Empty:
                 return results
 
+    def _settle_in(self, connection: Connection, results: Sequence[Settled]) -> list[str]:
+        if not results:
+            return []
+        return lease_queue.settle(
+            connection, results, schedule=self.config.push.retry_schedule, shard=self.shard
+        )
+
     def _settle(self) -> None:
         """Record what finished after the loop stopped."""
         results = self._finished()
         if results:
             with self.engine.begin() as connection:
-                reports = outbox.settle(
-                    connection, results, schedule=self.config.push.retry_schedule
-                )
+                reports = self._settle_in(connection, results)
             self._log_settled(results, reports)
 
-    def _log_settled(
-        self, results: list[tuple[Claimed, Attempt, datetime]], reports: list[str]
-    ) -> None:
-        for claimed, attempt, _ in results:
-            self._busy[claimed.subscription_id] -= 1
-            if attempt.error:
+    def _log_settled(self, results: Sequence[Settled], reports: list[str]) -> None:
+        for result in results:
+            self._busy[result.claimed.subscription_id] -= 1
+            if result.attempt is not None and result.attempt.error:
                 log.info(
-                    "delivery %s to %s: %s", claimed.id, claimed.subscription_id, attempt.error
+                    "delivery %s to %s: %s",
+                    result.claimed.id,
+                    result.claimed.subscription_id,
+                    result.attempt.error,
                 )
+        self._busy += Counter()  # drops the endpoints with nothing in flight
         for report in reports:
             log.warning("%s", report)

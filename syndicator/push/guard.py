@@ -22,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.poolmanager import PoolManager
 from urllib3.util.connection import allowed_gai_family, create_connection
 
 IPAddress = IPv4Address | IPv6Address
@@ -165,7 +166,7 @@ class _PinnedConnectionMixin:
         try:
             addresses = _resolve(self._dns_host, self.port)
         except socket.gaierror as error:
-            raise NameResolutionError(self.host, self, error) from error
+            raise NameResolutionError(self.host, self, error) from error  # type: ignore[arg-type]
         if not self._allow_private:
             _refuse_private(f"{self.host}:{self.port}", addresses)
         return self._connect_any(addresses)
@@ -197,7 +198,7 @@ class _PinnedConnectionMixin:
             message = f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
             raise ConnectTimeoutError(self, message) from error
         message = f"Failed to establish a new connection: {error}"
-        raise NewConnectionError(self, message) from error
+        raise NewConnectionError(self, message) from error  # type: ignore[arg-type]
 
 
 class _PinnedHTTPConnection(_PinnedConnectionMixin, HTTPConnection):
@@ -235,33 +236,16 @@ class _PinnedHTTPSConnectionPool(_LendingPoolMixin, HTTPSConnectionPool):
     ConnectionCls = _PinnedHTTPSConnection
 
 
-class GuardedAdapter(HTTPAdapter):
-    """The requests transport for every push: connects only to addresses it has checked, refuses
-    proxies, and can cut its connections from another thread.
+class _Connections:
+    """Every connection a transport opened, to cut those lent to one thread."""
 
-    Send through it directly, or mount it for both `http://` and `https://` on a Session. With
-    `allow_private` the addresses are still resolved once and pinned, only not refused (tests,
-    intranet deployments).
-    """
+    def __init__(self) -> None:
+        self._open: weakref.WeakSet[_PinnedConnectionMixin] = weakref.WeakSet()
+        self._lock = threading.Lock()
 
-    def __init__(self, *, allow_private: bool, **kwargs: Any) -> None:
-        # Set first: HTTPAdapter.__init__ builds the pool manager, which needs them.
-        self.allow_private = allow_private
-        self._connections: weakref.WeakSet[_PinnedConnectionMixin] = weakref.WeakSet()
-        self._connections_lock = threading.Lock()
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        guard = {"allow_private": self.allow_private, "on_open": self._track}
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": partial(_PinnedHTTPConnectionPool, **guard),
-            "https": partial(_PinnedHTTPSConnectionPool, **guard),
-        }
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> NoReturn:
-        """A proxy connects on our behalf to addresses this guard never sees."""
-        raise TargetRefused(proxy, "sending through a proxy would bypass the address check")
+    def track(self, connection: _PinnedConnectionMixin) -> None:
+        with self._lock:
+            self._open.add(connection)
 
     def interrupt(self, borrower: int) -> None:
         """Shut down the socket of every connection lent to the thread `borrower`.
@@ -270,8 +254,8 @@ class GuardedAdapter(HTTPAdapter):
         to wake the blocked read, and shutdown does that at once, TLS included. The pools are
         shared by every thread of a sender, so only the late thread's connections are cut.
         """
-        with self._connections_lock:
-            connections = [c for c in self._connections if c.borrower == borrower]
+        with self._lock:
+            connections = [c for c in self._open if c.borrower == borrower]
         for connection in connections:
             sock = connection.sock
             if isinstance(sock, socket.socket):
@@ -281,6 +265,51 @@ class GuardedAdapter(HTTPAdapter):
                     # connection error the HTTP stack knows how to handle.
                     socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
-    def _track(self, connection: _PinnedConnectionMixin) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
+    def pool_classes(self, allow_private: bool) -> dict[str, Any]:
+        """urllib3's pool classes by scheme, handing out pinned, checked, tracked connections."""
+        return {
+            "http": partial(
+                _PinnedHTTPConnectionPool, allow_private=allow_private, on_open=self.track
+            ),
+            "https": partial(
+                _PinnedHTTPSConnectionPool, allow_private=allow_private, on_open=self.track
+            ),
+        }
+
+
+class GuardedPoolManager(PoolManager):
+    """urllib3 straight, for the fan-out: one kept-alive pool per endpoint host, connections
+    pinned to the addresses checked, no proxy (a PoolManager has none), and `interrupt` to cut
+    a late thread's exchange. With `allow_private` the addresses are still resolved once and
+    pinned, only not refused."""
+
+    def __init__(self, *, allow_private: bool, num_pools: int, maxsize: int) -> None:
+        super().__init__(num_pools=num_pools, maxsize=maxsize)
+        self._connections = _Connections()
+        self.pool_classes_by_scheme = self._connections.pool_classes(allow_private)
+        self.interrupt = self._connections.interrupt
+
+
+class GuardedAdapter(HTTPAdapter):
+    """The requests transport for WebSub verification: connects only to addresses it has
+    checked, refuses proxies, and can cut its connections from another thread.
+
+    Send through it directly, or mount it for both `http://` and `https://` on a Session. With
+    `allow_private` the addresses are still resolved once and pinned, only not refused (tests,
+    intranet deployments).
+    """
+
+    def __init__(self, *, allow_private: bool, **kwargs: Any) -> None:
+        # Set first: HTTPAdapter.__init__ builds the pool manager, which needs them.
+        self.allow_private = allow_private
+        self._connections = _Connections()
+        self.interrupt = self._connections.interrupt
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._connections.pool_classes(self.allow_private)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> NoReturn:
+        """A proxy connects on our behalf to addresses this guard never sees."""
+        raise TargetRefused(proxy, "sending through a proxy would bypass the address check")

@@ -19,9 +19,17 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Self
 
-import requests
+from urllib3 import BaseHTTPResponse, HTTPConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.util import parse_url
 
-from syndicator.push.guard import GuardedAdapter, TargetRefused, check_scheme
+from syndicator.push.guard import GuardedPoolManager, TargetRefused, check_scheme
 
 DEFAULT_USER_AGENT = "syndicator-push"
 # The reply is read only so that its connection can carry the next post; past this, dropping
@@ -31,6 +39,8 @@ MAX_REPLY_BYTES = 64 * 1024
 # host's are closed past this); a fan-out reaches every host in turn, so this is sized for
 # hundreds of subscribers, at a socket or two each.
 KEPT_ALIVE_HOSTS = 256
+# URLs whose pool and request target a sender remembers.
+MAX_KNOWN_URLS = 65536
 _RETRY_AFTER_STATUSES = frozenset({HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE})
 _RECUT_SECONDS = 0.1
 
@@ -91,14 +101,12 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 class Sender:
     """Posts push bodies over keep-alive connections shared by every worker thread.
 
-    The connection pools (one per endpoint host, through `GuardedAdapter`) are shared, so an
-    endpoint's connection is reused by whichever thread posts to it next: with one pool per
-    thread, a fan-out to more hosts than a pool keeps opened a new connection for nearly every
-    post. A deadline cuts only the connection the late thread holds.
-
-    Requests go to the adapter without a `requests.Session`: a Session's merging of settings,
-    cookies and hooks cost about a fifth of a delivery, and none of it is wanted here (no
-    proxies, no .netrc, no redirects, and no cookies carried from one endpoint to another).
+    urllib3 straight (`GuardedPoolManager`): `requests` on top of it cost four fifths of a
+    delivery (preparing, merging settings, walking hooks and an empty cookie jar) for nothing
+    wanted here (no proxies, no .netrc, no redirects, no cookies carried between endpoints).
+    The pools (one per endpoint host) are shared, so an endpoint's connection is reused by
+    whichever thread posts to it next. A deadline cuts only the connection the late thread
+    holds.
     """
 
     def __init__(
@@ -112,9 +120,10 @@ class Sender:
         connection to a host alive."""
         # The reply is not used; compressing it only costs both ends.
         self._headers = {"User-Agent": user_agent, "Accept-Encoding": "identity"}
-        self._adapter = GuardedAdapter(
-            allow_private=allow_private, pool_connections=KEPT_ALIVE_HOSTS, pool_maxsize=threads
+        self._manager = GuardedPoolManager(
+            allow_private=allow_private, num_pools=KEPT_ALIVE_HOSTS, maxsize=threads
         )
+        self._targets: dict[str, tuple[str, str, int | None, str]] = {}
         self._deadlines = Deadlines()
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Attempt:
@@ -124,21 +133,47 @@ class Sender:
         trickling its answer must not hold the worker. Redirects are not followed. Errors are
         described without the request's headers, which carry the signature.
         """
-        cut = partial(self._adapter.interrupt, threading.get_ident())
+        cut = partial(self._manager.interrupt, threading.get_ident())
         started = time.monotonic()
         with self._deadlines.watch(timeout, cut) as watch:
             try:
-                request = _prepare(url, {**self._headers, **headers}, body)
-                status, reply_headers = _exchange(self._adapter, request, timeout)
-            except (requests.RequestException, TargetRefused) as error:
+                pool, path = self._target(url)
+                response = pool.urlopen(
+                    "POST",
+                    path,
+                    body=body,
+                    headers={**self._headers, **headers},
+                    retries=False,
+                    redirect=False,
+                    timeout=timeout,
+                    preload_content=False,
+                    assert_same_host=False,
+                )
+                _drain(response)
+            except (HTTPError, OSError, TargetRefused) as error:
                 message = _describe(error, timeout, timed_out=watch.fired)
                 return Attempt(status=None, duration_ms=_ms_since(started), error=message)
-        return _judge(status, reply_headers, _ms_since(started), datetime.now(UTC))
+        return _judge(response.status, response.headers, _ms_since(started), datetime.now(UTC))
+
+    def _target(self, url: str) -> tuple[HTTPConnectionPool, str]:
+        """The pool and request target of `url`; the URL is parsed once (a fan-out posts to
+        the same few thousand URLs over and over), the pool asked for each time, as the
+        manager closes the least recently used ones."""
+        parsed = self._targets.get(url)
+        if parsed is None:
+            check_scheme(url)
+            parts = parse_url(url)
+            parsed = (parts.scheme or "http", parts.host or "", parts.port, parts.request_uri)
+            if len(self._targets) < MAX_KNOWN_URLS:
+                self._targets[url] = parsed
+        scheme, host, port, path = parsed
+        return self._manager.connection_from_host(host, port, scheme), path
 
     def close(self) -> None:
         """Close every connection and stop the deadline thread; for shutdown, once no post is
         running."""
-        self._adapter.close()
+        self._manager.clear()
+        self._targets.clear()
         self._deadlines.close()
 
     def __enter__(self) -> Self:
@@ -153,39 +188,25 @@ class Sender:
         self.close()
 
 
-def _prepare(url: str, headers: Mapping[str, str], body: bytes) -> requests.PreparedRequest:
-    """The POST as `requests.Request.prepare` makes it, less its cookie jar and hooks (there are
-    none here, and walking the empty jar alone cost more than signing the body)."""
-    check_scheme(url)
-    request = requests.PreparedRequest()
-    request.prepare_method("POST")
-    request.prepare_url(url, None)
-    request.prepare_headers(headers)
-    request.prepare_body(body, None)
-    request.prepare_auth(None, url)
-    return request
-
-
-def _exchange(
-    adapter: GuardedAdapter, request: requests.PreparedRequest, timeout: float
-) -> tuple[int, Mapping[str, str]]:
-    with adapter.send(request, stream=True, timeout=timeout) as response:
-        _drain(response)
-        return response.status_code, response.headers
-
-
-def _drain(response: requests.Response) -> None:
+def _drain(response: BaseHTTPResponse) -> None:
     """Read a bounded reply to its end so the connection can serve the next post.
 
     A reply cut short (too long, or stopped by the deadline) only costs the connection: the
     status line already gave the verdict.
     """
     read = 0
-    with contextlib.suppress(requests.RequestException):
-        for chunk in response.iter_content(chunk_size=8192):
+    try:
+        for chunk in response.stream(8192, decode_content=False):
             read += len(chunk)
             if read > MAX_REPLY_BYTES:
-                return
+                break
+        else:
+            response.release_conn()
+            return
+    except (HTTPError, OSError):
+        pass
+    response.close()
+    response.release_conn()
 
 
 def _judge(status: int, headers: Mapping[str, str], duration_ms: float, now: datetime) -> Attempt:
@@ -218,13 +239,19 @@ def _describe(error: Exception, timeout: float, *, timed_out: bool) -> str:
     its path and query (the delivery record already has the URL)."""
     if isinstance(error, TargetRefused):
         return str(error)
-    if isinstance(error, requests.ConnectTimeout) and not timed_out:
+    # urllib3 makes every failed connect a ConnectTimeoutError (NewConnectionError is one).
+    connect_timeout = isinstance(error, ConnectTimeoutError) and not isinstance(
+        error, NewConnectionError
+    )
+    if connect_timeout and not timed_out:
         return f"timed out: could not connect within {timeout:g} s"
-    if timed_out or isinstance(error, requests.Timeout):
+    if timed_out or isinstance(error, TimeoutError | ReadTimeoutError):
         return f"timed out: no complete response within {timeout:g} s"
     root: BaseException = error
     while (cause := root.__cause__ or root.__context__) is not None:
         root = cause
+    if isinstance(root, ProtocolError) and len(root.args) > 1:
+        root = root.args[1]
     return f"{type(root).__name__}: {root}"
 
 

@@ -44,29 +44,49 @@ def decode_secret(secret: str) -> bytes:
     return key
 
 
-def webhook_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """`v1,<base64 HMAC-SHA256>` of `msg_id.timestamp.body`, the `webhook-signature` value.
+class WebhookSigner:
+    """Signs for one secret: the key is decoded and its HMAC pads hashed once, and each
+    signature copies that state (a fan-out signs the same endpoint's posts in a row)."""
 
-    Signing the id and timestamp with the body is what lets consumers reject replays: an old
-    body cannot be sent again under a fresh timestamp.
-    """
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.digest(decode_secret(secret), signed, hashlib.sha256)
-    return "v1," + base64.b64encode(digest).decode("ascii")
+    __slots__ = ("_keyed",)
+
+    def __init__(self, secret: str) -> None:
+        self._keyed = hmac.new(decode_secret(secret), digestmod=hashlib.sha256)
+
+    def signature(self, msg_id: str, timestamp: int, body: bytes) -> str:
+        """`v1,<base64 HMAC-SHA256>` of `msg_id.timestamp.body`, the `webhook-signature` value.
+
+        Signing the id and timestamp with the body is what lets consumers reject replays: an
+        old body cannot be sent again under a fresh timestamp.
+        """
+        mac = self._keyed.copy()
+        mac.update(f"{msg_id}.{timestamp}.".encode())
+        mac.update(body)
+        return "v1," + base64.b64encode(mac.digest()).decode("ascii")
+
+    def headers(self, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+        """The three Standard Webhooks headers for one attempt.
+
+        `msg_id` stays the same on every retry of one event to one endpoint (consumers
+        deduplicate on it); `timestamp` is the attempt's own time in Unix seconds, not the
+        event's: consumers refuse timestamps more than a few minutes old, so every retry is
+        signed anew.
+        """
+        return {
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": self.signature(msg_id, timestamp, body),
+        }
+
+
+def webhook_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """`WebhookSigner.signature` for a single use."""
+    return WebhookSigner(secret).signature(msg_id, timestamp, body)
 
 
 def webhook_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """The three Standard Webhooks headers for one attempt.
-
-    `msg_id` stays the same on every retry of one event to one endpoint (consumers deduplicate
-    on it); `timestamp` is the attempt's own time in Unix seconds, not the event's: consumers
-    refuse timestamps more than a few minutes old, so every retry is signed anew.
-    """
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": webhook_signature(secret, msg_id, timestamp, body),
-    }
+    """`WebhookSigner.headers` for a single use."""
+    return WebhookSigner(secret).headers(msg_id, timestamp, body)
 
 
 def websub_signature(secret: str, body: bytes) -> str:

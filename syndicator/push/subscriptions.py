@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, tuple_, update
 
 from syndicator.content.slugs import name_slug
 from syndicator.push.guard import check_target
 from syndicator.push.signing import decode_secret, generate_secret
+from syndicator.push.status import DeliveryStatus
 from syndicator.store.records import EVENT_TYPES
 from syndicator.store.schema import deliveries, subscriptions
 
@@ -157,6 +158,25 @@ def list_all(connection: Connection, *, enabled_only: bool = False) -> list[Subs
     return [_from_row(row) for row in connection.execute(query)]
 
 
+def page(connection: Connection, *, limit: int, before: str | None = None) -> list[Subscription]:
+    """Newest first; ``before`` is the id of the last subscription of the previous page, so
+    subscriptions added meanwhile never shift a page."""
+    newest_first = (subscriptions.c.created_at.desc(), subscriptions.c.id.desc())
+    query = select(subscriptions).order_by(*newest_first).limit(limit)
+    if before is not None:
+        cursor = connection.execute(
+            select(subscriptions.c.created_at, subscriptions.c.id).where(
+                subscriptions.c.id == before
+            )
+        ).first()
+        if cursor is None:
+            raise SubscriptionError(f"no subscription {before} to page from")
+        query = query.where(
+            tuple_(subscriptions.c.created_at, subscriptions.c.id) < tuple_(*cursor)
+        )
+    return [_from_row(row) for row in connection.execute(query)]
+
+
 def get(connection: Connection, subscription_id: str) -> Subscription | None:
     row = connection.execute(
         select(subscriptions).where(subscriptions.c.id == subscription_id)
@@ -183,6 +203,9 @@ def disable(connection: Connection, subscription_id: str, reason: str) -> None:
     )
     connection.execute(
         update(deliveries)
-        .where(deliveries.c.subscription_id == subscription_id, deliveries.c.status == "pending")
-        .values(status="cancelled", last_error=reason)
+        .where(
+            deliveries.c.subscription_id == subscription_id,
+            deliveries.c.status == DeliveryStatus.PENDING,
+        )
+        .values(status=DeliveryStatus.CANCELLED, last_error=reason)
     )

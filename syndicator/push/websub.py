@@ -2,7 +2,7 @@
 
 Everything here is store and file work with no HTTP framework in it: ``syndicator.web.hub``
 turns requests into ``HubRequest``s, ``syndicator.push.verifier`` verifies their intent, and
-content distribution is an ordinary outbox delivery (``syndicator.push.outbox``), so it gets
+content distribution is an ordinary outbox delivery (``syndicator.push.queue``), so it gets
 the webhooks' claim, lease, retries, attempt log, replay and SSRF guard.
 
 Topics are the feed documents the service publishes: ``base_url/<path>`` for a file of the
@@ -20,17 +20,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
-from syndicator.config import Config
 from syndicator.push import outbox
 from syndicator.push.guard import TargetRefused, check_target
-from syndicator.push.outbox import Topic
-from syndicator.push.signing import WEBSUB_SIGNATURE_HEADER, websub_signature
+from syndicator.push.status import DeliveryStatus
 from syndicator.store.schema import deliveries, websub_requests, websub_subscriptions
 from syndicator.vocabulary import FEED_MEDIA_TYPES
 
@@ -326,6 +324,18 @@ def active(connection: Connection, now: datetime) -> list[dict[str, Any]]:
     ]
 
 
+def subscriber_counts(connection: Connection, now: datetime) -> dict[str, int]:
+    """Subscriptions in force per feed path."""
+    return dict(
+        (name, value)
+        for name, value in connection.execute(
+            select(websub_subscriptions.c.path, func.count())
+            .where(websub_subscriptions.c.expires_at > now)
+            .group_by(websub_subscriptions.c.path)
+        ).all()
+    )
+
+
 def enqueue_distribution(connection: Connection, output_dir: Path, now: datetime) -> int:
     """Queue a distribution to every subscriber whose feed changed since it last had it.
 
@@ -351,7 +361,7 @@ def enqueue_distribution(connection: Connection, output_dir: Path, now: datetime
     waiting = set(
         connection.execute(
             select(deliveries.c.websub_subscription_id).where(
-                deliveries.c.status == "pending",
+                deliveries.c.status == DeliveryStatus.PENDING,
                 deliveries.c.websub_subscription_id.in_([row.id for row in changed]),
             )
         ).scalars()
@@ -383,18 +393,3 @@ def _digest(output_dir: Path, path: str) -> str | None:
         return hashlib.sha256((output_dir / path).read_bytes()).hexdigest()
     except OSError:
         return None
-
-
-def distribution(config: Config, topic: Topic, secret: str) -> tuple[bytes, dict[str, str]]:
-    """Body and headers of a content distribution (§7): the feed document as it is now, with
-    the content type it is served with, the hub and self ``Link``s, and ``X-Hub-Signature``
-    when the subscriber gave a secret."""
-    body = (Path(config.output.dir) / topic.path).read_bytes()
-    hub_url = config.hub_endpoint
-    headers = {
-        "Content-Type": FEED_MEDIA_TYPES[PurePosixPath(topic.path).name],
-        "Link": f'<{hub_url}>; rel="hub", <{topic.url}>; rel="self"',
-    }
-    if secret:
-        headers[WEBSUB_SIGNATURE_HEADER] = websub_signature(secret, body)
-    return body, headers

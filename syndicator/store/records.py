@@ -193,11 +193,47 @@ def append_events(connection: Connection, new: Sequence[Event], occurred_at: dat
 def list_events(
     connection: Connection, *, after: int = 0, limit: int | None = None
 ) -> list[StoredEvent]:
+    """Oldest first, from ``after`` on (for whoever follows the log)."""
     query = select(events).where(events.c.id > after).order_by(events.c.id)
     if limit is not None:
         query = query.limit(limit)
+    return _stored(connection, query)
+
+
+def recent_events(
+    connection: Connection, *, limit: int, before: int | None = None
+) -> list[StoredEvent]:
+    """A page of the log, newest first: ``limit`` events with an id below ``before`` (the
+    last id of the previous page), so events added meanwhile never shift a page."""
+    query = select(events).order_by(events.c.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(events.c.id < before)
+    return _stored(connection, query)
+
+
+def _stored(connection: Connection, query: Any) -> list[StoredEvent]:
     return [
         StoredEvent(row.id, row.type, row.item_key, row.item_id, row.occurred_at, row.data)
+        for row in connection.execute(query)
+    ]
+
+
+def list_items(
+    connection: Connection, *, state: str | None, limit: int, offset: int
+) -> list[ItemRecord]:
+    """Items newest first (by publication), with their last announced JSON Feed item."""
+    query = (
+        select(items)
+        .order_by(items.c.published_at.desc().nulls_last(), items.c.key)
+        .limit(limit)
+        .offset(offset)
+    )
+    if state is not None:
+        query = query.where(items.c.state == state)
+    return [
+        ItemRecord(
+            row.key, row.item_id, row.state, row.published_at, row.updated_at, row.version, row.data
+        )
         for row in connection.execute(query)
     ]
 

@@ -83,6 +83,8 @@ events = Table(
     Column("occurred_at", UTCDateTime(), nullable=False),
     # The webhook ``data``: a JSON Feed 1.1 item with ``_syndicator``.
     Column("data", Text, nullable=False),
+    # Retention walks events by age (0004).
+    Index("ix_events_occurred_at", "occurred_at"),
 )
 
 settings = Table(
@@ -141,6 +143,9 @@ deliveries = Table(
     ),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
     Index("ix_deliveries_websub_subscription", "websub_subscription_id"),
+    # Retention deletes an event's deliveries, and WebSub ones by age (0004).
+    Index("ix_deliveries_event", "event_id"),
+    Index("ix_deliveries_created_at", "created_at"),
     CheckConstraint(
         "(subscription_id IS NULL) <> (websub_subscription_id IS NULL)",
         name="ck_deliveries_one_endpoint",
@@ -156,7 +161,20 @@ delivery_attempts = Table(
     Column("status_code", Integer, nullable=True),
     Column("duration_ms", Float, nullable=False),
     Column("error", Text, nullable=True),
+    # delivered, gone or failed: judged once, when the attempt is made (0004).
+    Column("outcome", String(16), nullable=True),
     Index("ix_delivery_attempts_delivery", "delivery_id"),
+)
+
+# Totals of the delivery metrics, added to as attempts are settled so that a scrape never
+# reads the attempt log (0004). Each deliverer process adds to one of a few shards, so that
+# several deliverers on PostgreSQL seldom wait on each other's counter rows.
+push_counters = Table(
+    "push_counters",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("shard", Integer, primary_key=True),
+    Column("value", Float, nullable=False),
 )
 
 # WebSub subscribers (W3C WebSub §5.1): one row per (feed, callback), active until expires_at.

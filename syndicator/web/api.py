@@ -3,8 +3,10 @@ items and feeds.
 
 Guarded by one bearer token, ``server.api_token``; with none configured every call is refused
 (403), so forgetting the token never leaves the API open. The API goes through the same
-functions as the command line (``syndicator.push.subscriptions``, ``syndicator.push.outbox``),
-so both validate, store and replay alike.
+functions as the command line (``syndicator.push.subscriptions``, ``syndicator.push.history``),
+so both validate, store and replay alike; it runs no SQL of its own. Lists are pages, newest
+first: ``limit`` rows before the ``before`` cursor, and a ``Link: <…>; rel="next"`` header
+while there may be more.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the annotations of the routes made
@@ -12,25 +14,27 @@ so both validate, store and replay alike.
 
 import hmac
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import formatdate
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
 from syndicator.config import Config
-from syndicator.push import outbox, websub
+from syndicator.push import history, websub
 from syndicator.push import subscriptions as subs
 from syndicator.push.guard import TargetRefused
+from syndicator.push.history import DeliveryView
+from syndicator.push.status import DeliveryStatus
 from syndicator.push.websub import Topics
-from syndicator.store.records import EventType
-from syndicator.store.schema import items, websub_subscriptions
+from syndicator.store import records
+from syndicator.store.records import EventType, ItemRecord
 from syndicator.vocabulary import FEED_MEDIA_TYPES
 from syndicator.web.problems import responses
 
@@ -44,7 +48,7 @@ Name = Annotated[
 ]
 SubscriptionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
 DeliveryId = Annotated[int, Path(ge=1, le=MAX_ID)]
-Status = Literal["pending", "delivering", "delivered", "failed", "cancelled"]
+Limit = Annotated[int, Query(ge=1, le=1000)]
 FeedKind = Literal["site", "category", "tag"]
 FeedFormat = Literal["rss", "atom", "json"]
 FORMATS: dict[str, FeedFormat] = {"rss.xml": "rss", "atom.xml": "atom", "feed.json": "json"}
@@ -58,7 +62,7 @@ class SubscriptionIn(BaseModel):
     url: Text
     categories: list[Name] = Field(default_factory=list, max_length=100)
     tags: list[Name] = Field(default_factory=list, max_length=100)
-    event_types: list[EventType] = Field(default_factory=lambda: ["item.published"])
+    event_types: list[EventType] = Field(default=["item.published"])
     secret: Text | None = Field(None, description="whsec_… to use instead of a generated one")
     description: Text = ""
 
@@ -89,31 +93,6 @@ class SubscriptionOut(BaseModel):
 
 class CreatedSubscription(SubscriptionOut):
     secret: str = Field(description="the signing secret, shown this once only")
-
-
-class AttemptOut(BaseModel):
-    at: str
-    status: int | None
-    duration_ms: float
-    error: str | None
-
-
-class DeliveryOut(BaseModel):
-    id: int
-    kind: Literal["webhook", "websub"]
-    event_id: int | None
-    event_type: str | None
-    subscription_id: str
-    url: str
-    topic: str | None
-    webhook_id: str
-    status: Status
-    attempts: int
-    next_attempt_at: str | None
-    last_status: int | None
-    last_error: str | None
-    delivered_at: str | None
-    log: list[AttemptOut]
 
 
 class WebSubSubscriptionOut(BaseModel):
@@ -171,9 +150,21 @@ def api_router(
     # what this one changed.
     Store = Annotated[Connection, Depends(store, scope="function")]
 
-    @router.get("/subscriptions", tags=["subscriptions"])
-    def list_subscriptions(connection: Store) -> list[SubscriptionOut]:
-        return [SubscriptionOut(**s.public()) for s in subs.list_all(connection)]
+    @router.get("/subscriptions", tags=["subscriptions"], responses=responses(400))
+    def list_subscriptions(
+        connection: Store,
+        request: Request,
+        response: Response,
+        limit: Limit = 100,
+        before: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,40}$")] = None,
+    ) -> list[SubscriptionOut]:
+        """Newest first; ``before`` is the id of the last subscription of the previous page."""
+        try:
+            found = subs.page(connection, limit=limit, before=before)
+        except subs.SubscriptionError as error:
+            raise HTTPException(400, str(error)) from error
+        _link_next(request, response, found, limit, found[-1].id if found else None)
+        return [SubscriptionOut(**s.public()) for s in found]
 
     @router.post(
         "/subscriptions",
@@ -230,17 +221,21 @@ def api_router(
     @router.get("/deliveries", tags=["deliveries"])
     def list_deliveries(
         connection: Store,
-        status: Status | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> list[DeliveryOut]:
-        """Newest first, each with every attempt (webhooks and WebSub alike)."""
-        return [
-            DeliveryOut(**d) for d in outbox.list_deliveries(connection, status=status, limit=limit)
-        ]
+        request: Request,
+        response: Response,
+        status: DeliveryStatus | None = None,
+        limit: Limit = 100,
+        before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    ) -> list[DeliveryView]:
+        """Newest first, each with every attempt (webhooks and WebSub alike); ``before`` is
+        the id of the last delivery of the previous page."""
+        found = history.list_deliveries(connection, status=status, limit=limit, before=before)
+        _link_next(request, response, found, limit, found[-1].id if found else None)
+        return found
 
     @router.get("/deliveries/{delivery_id}", tags=["deliveries"], responses=responses(404))
-    def read_delivery(delivery_id: DeliveryId, connection: Store) -> DeliveryOut:
-        return DeliveryOut(**_delivery(connection, delivery_id))
+    def read_delivery(delivery_id: DeliveryId, connection: Store) -> DeliveryView:
+        return _delivery(connection, delivery_id)
 
     @router.post(
         "/deliveries/{delivery_id}/replay",
@@ -248,17 +243,17 @@ def api_router(
         status_code=202,
         responses=responses(404, 409),
     )
-    def replay_delivery(delivery_id: DeliveryId) -> DeliveryOut:
+    def replay_delivery(delivery_id: DeliveryId) -> DeliveryView:
         """Queue a delivered or failed delivery again, with the same webhook-id."""
         with engine.begin() as connection:
             _delivery(connection, delivery_id)
-            refused = outbox.replay(connection, delivery_id, datetime.now(UTC))
+            refused = history.replay(connection, delivery_id, datetime.now(UTC))
             if refused:
                 raise HTTPException(409, f"cannot replay delivery {delivery_id}: {refused}")
         if on_change is not None:
             on_change()
         with engine.connect() as connection:
-            return DeliveryOut(**_delivery(connection, delivery_id))
+            return _delivery(connection, delivery_id)
 
     @router.get("/websub/subscriptions", tags=["websub"])
     def list_websub_subscriptions(connection: Store) -> list[WebSubSubscriptionOut]:
@@ -269,30 +264,19 @@ def api_router(
     def list_items(
         connection: Store,
         state: Annotated[str | None, Query(max_length=16, pattern=r"^[a-z]+$")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: Limit = 100,
         offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     ) -> list[ItemOut]:
         """Every item the store knows (published, draft, scheduled, unpublished), newest first."""
-        query = (
-            select(items)
-            .order_by(items.c.published_at.desc().nulls_last(), items.c.key)
-            .limit(limit)
-            .offset(offset)
-        )
-        if state is not None:
-            query = query.where(items.c.state == state)
-        return [_item(row) for row in connection.execute(query)]
+        return [
+            _item(record)
+            for record in records.list_items(connection, state=state, limit=limit, offset=offset)
+        ]
 
     @router.get("/feeds", tags=["feeds"])
     def list_feeds(connection: Store) -> list[FeedOut]:
         """Every feed document being published, with its WebSub subscriber count."""
-        counts = dict(
-            connection.execute(
-                select(websub_subscriptions.c.path, func.count())
-                .where(websub_subscriptions.c.expires_at > datetime.now(UTC))
-                .group_by(websub_subscriptions.c.path)
-            ).all()
-        )
+        counts = websub.subscriber_counts(connection, datetime.now(UTC))
         return [
             feed for path in topics.published() if (feed := _feed(topics, path, counts)) is not None
         ]
@@ -357,21 +341,30 @@ def _found(connection: Connection, subscription_id: str) -> subs.Subscription:
     return found
 
 
-def _delivery(connection: Connection, delivery_id: int) -> dict[str, Any]:
-    found = outbox.list_deliveries(connection, delivery_id=delivery_id)
-    if not found:
+def _delivery(connection: Connection, delivery_id: int) -> DeliveryView:
+    found = history.find(connection, delivery_id)
+    if found is None:
         raise HTTPException(404, f"no delivery {delivery_id}")
-    return found[0]
+    return found
 
 
-def _item(row: Any) -> ItemOut:
+def _link_next(
+    request: Request, response: Response, page: Sequence[object], limit: int, last: object
+) -> None:
+    """``Link: <…?before=last>; rel="next"`` when the page is full (there may be more)."""
+    if len(page) == limit and last is not None:
+        url = request.url.include_query_params(before=str(last))
+        response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+def _item(record: ItemRecord) -> ItemOut:
     return ItemOut(
-        key=row.key,
-        item_id=row.item_id,
-        state=row.state,
-        published_at=row.published_at.isoformat() if row.published_at else None,
-        updated_at=row.updated_at.isoformat() if row.updated_at else None,
-        data=json.loads(row.data),
+        key=record.key,
+        item_id=record.item_id,
+        state=record.state,
+        published_at=record.published_at.isoformat() if record.published_at else None,
+        updated_at=record.updated_at.isoformat() if record.updated_at else None,
+        data=json.loads(record.data),
     )
 
 

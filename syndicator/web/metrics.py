@@ -3,7 +3,8 @@
 Scanning, delivering and serving may run in different processes (``--role``), so counters kept
 in this process's memory would only ever see its own share. Everything here is read from the
 store, which all of them share, on every scrape: the numbers are the same whichever web process
-answers. The price is a few aggregate queries per scrape, over the attempt log among others.
+answers. Attempts and their latency come from counters the deliverers keep as they settle
+(``syndicator.push.counters``): a scrape never reads the attempt log.
 """
 
 from __future__ import annotations
@@ -21,12 +22,10 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import Connection, Engine, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from syndicator.push.sender import outcome_of
+from syndicator.push import counters
+from syndicator.push.status import DeliveryKind, DeliveryStatus
 from syndicator.store import records
-from syndicator.store.schema import deliveries, delivery_attempts, items, websub_subscriptions
-
-LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0)
-"""Seconds; the default push timeout (15 s) bounds nearly every attempt."""
+from syndicator.store.schema import deliveries, items, websub_subscriptions
 
 
 class StoreCollector(Collector):
@@ -54,8 +53,9 @@ class StoreCollector(Collector):
         yield _items(connection)
         yield _deliveries(connection)
         yield _queue_depth(connection, self.clock())
-        yield _attempts(connection)
-        yield _latency(connection)
+        totals = counters.read(connection)
+        yield _attempts(totals)
+        yield _latency(totals)
         yield _websub(connection, self.clock())
 
 
@@ -94,7 +94,10 @@ def _deliveries(connection: Connection) -> Metric:
         "Deliveries by kind (webhook, websub) and status (pending, delivered, failed, …)",
         labels=["kind", "status"],
     )
-    kind = case((deliveries.c.websub_subscription_id.is_(None), "webhook"), else_="websub")
+    kind = case(
+        (deliveries.c.websub_subscription_id.is_(None), DeliveryKind.WEBHOOK.value),
+        else_=DeliveryKind.WEBSUB.value,
+    )
     for row_kind, status, count in connection.execute(
         select(kind, deliveries.c.status, func.count()).group_by(kind, deliveries.c.status)
     ):
@@ -106,7 +109,7 @@ def _queue_depth(connection: Connection, now: datetime) -> Metric:
     """Deliveries due and not yet taken: a value that keeps growing means too few deliverers."""
     due = connection.execute(
         select(func.count()).where(
-            deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now
+            deliveries.c.status == DeliveryStatus.PENDING, deliveries.c.next_attempt_at <= now
         )
     ).scalar_one()
     return GaugeMetricFamily(
@@ -114,44 +117,28 @@ def _queue_depth(connection: Connection, now: datetime) -> Metric:
     )
 
 
-def _attempts(connection: Connection) -> Metric:
-    """Attempts by outcome, judged by the sender's own rule (2xx delivered, 410 gone)."""
-    totals: dict[str, int] = {}
-    for status, count in connection.execute(
-        select(delivery_attempts.c.status_code, func.count()).group_by(
-            delivery_attempts.c.status_code
-        )
-    ):
-        outcome = outcome_of(status).value
-        totals[outcome] = totals.get(outcome, 0) + count
+def _attempts(totals: dict[str, float]) -> Metric:
     metric = CounterMetricFamily(
         "syndicator_delivery_attempts",
         "Delivery attempts by outcome (delivered, gone, failed)",
         labels=["outcome"],
     )
-    for outcome, count in sorted(totals.items()):
+    for outcome, count in sorted(counters.attempts_by_outcome(totals).items()):
         metric.add_metric([outcome], count)
     return metric
 
 
-def _latency(connection: Connection) -> Metric:
-    """Duration of delivery attempts, from the attempt log."""
-    milliseconds = delivery_attempts.c.duration_ms
-    within = [
-        func.sum(case((milliseconds <= bound * 1000, 1), else_=0)) for bound in LATENCY_BUCKETS
-    ]
-    row = connection.execute(
-        select(func.count(), func.coalesce(func.sum(milliseconds), 0.0), *within)
-    ).one()
-    count, total_ms, *cumulative = row
+def _latency(totals: dict[str, float]) -> Metric:
+    """Duration of delivery attempts, connect to last byte."""
     buckets = [
-        (str(bound), int(n or 0)) for bound, n in zip(LATENCY_BUCKETS, cumulative, strict=True)
+        (str(bound), int(totals.get(f"latency:le:{bound}", 0)))
+        for bound in counters.LATENCY_BUCKETS
     ]
     return HistogramMetricFamily(
         "syndicator_delivery_latency_seconds",
         "Duration of each delivery attempt, connect to last byte",
-        buckets=[*buckets, ("+Inf", int(count))],
-        sum_value=float(total_ms) / 1000,
+        buckets=[*buckets, ("+Inf", int(totals.get("latency:count", 0)))],
+        sum_value=totals.get("latency:sum_ms", 0.0) / 1000,
     )
 
 

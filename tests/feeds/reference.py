@@ -60,6 +60,8 @@ class Broken:
 class Site:
     items: list[Expected]
     broken: list[Broken]
+    # Keys of documents left out because an earlier one has their ID (an error, exit 1).
+    duplicates: list[str]
 
     def titles(self) -> dict[str, str]:
         """Feed folder → the display form most of its documents use, where one form wins."""
@@ -127,6 +129,7 @@ def _date(meta: dict, filename: str, now: datetime) -> datetime:
 def read_site(folders: list[Path], base_url: str, now: datetime) -> Site:
     items: list[Expected] = []
     broken: list[Broken] = []
+    duplicates: list[str] = []
     claimed: set[str] = set()
     every = sorted((key, path) for folder in folders for key, path in _files(folder))
     for key, path in every:
@@ -154,6 +157,7 @@ def read_site(folders: list[Path], base_url: str, now: datetime) -> Site:
         # document keeps its ID for the day it is published.
         identity = str(meta.get("id") or meta.get("guid") or link)
         if identity in claimed:
+            duplicates.append(key)
             continue
         claimed.add(identity)
         published = _date(meta, filename, now)
@@ -166,4 +170,4 @@ def read_site(folders: list[Path], base_url: str, now: datetime) -> Site:
         items.append(
             Expected(key, link, published, frozenset(categories), frozenset(tags), tuple(names))
         )
-    return Site(items, broken)
+    return Site(items, broken, duplicates)

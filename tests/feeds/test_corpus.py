@@ -46,11 +46,12 @@ def test_broken_documents_are_named_with_file_line_and_reason(corpus: CorpusBuil
             rf"{re.escape(str(broken.path))}:{broken.line}: error: invalid YAML front matter: \S"
         )
         assert re.search(pattern, corpus.stderr), (broken, corpus.stderr)
-    # Content errors give exit 1; every other document is still built (the tests below).
-    if corpus.expected.broken:
-        assert corpus.code == 1
-    else:
-        assert corpus.code in (0, 1)  # 1 when duplicate IDs are reported as errors
+    for key in corpus.expected.duplicates:
+        assert re.search(rf"{re.escape(key)}: error: same id as ", corpus.stderr), key
+    # Content errors (broken front matter, duplicate IDs) give exit 1, and only they; every
+    # other document is still built (the tests below).
+    errors = corpus.expected.broken or corpus.expected.duplicates
+    assert corpus.code == (1 if errors else 0), corpus.stderr
 
 
 def test_one_feed_set_per_distinct_category_and_tag(corpus: CorpusBuild):

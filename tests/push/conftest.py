@@ -40,14 +40,6 @@ def serve() -> Iterator[Callable[..., Receiver]]:
 
 
 @pytest.fixture
-def closed_port() -> int:
-    """A port on 127.0.0.1 where nothing listens (connections are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
 def connects(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Every address a socket connects to during the test; a connection to anything but
     loopback fails the test before it leaves the machine."""

@@ -1,8 +1,10 @@
-"""Upgrading a store from the webhook-only schema (0002) to WebSub (0003) keeps the delivery
-log: on SQLite the outbox table is rebuilt, and the rebuild must not cascade to the attempts."""
+"""Upgrading a store from the webhook-only schema (0002) to the newest keeps the delivery log:
+on SQLite the outbox table is rebuilt (0003), and the rebuild must not cascade to the
+attempts; 0004 carries the metrics on from the attempts already logged."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from alembic import command
@@ -11,7 +13,8 @@ from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from syndicator.push import outbox
+from syndicator.push import counters, history
+from syndicator.push.sender import Outcome
 from syndicator.store.database import create_store_engine, migrate
 from syndicator.store.schema import metadata
 
@@ -40,9 +43,15 @@ def test_upgrade_keeps_deliveries_and_their_attempts(store_url):
     migrate(engine)
 
     with engine.connect() as connection:
-        [delivery] = outbox.list_deliveries(connection)
+        [delivery] = [asdict(d) for d in history.list_deliveries(connection)]
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0003"
+        outcomes = connection.execute(text("SELECT outcome FROM delivery_attempts")).scalars()
+        totals = counters.read(connection)
+    assert version == "0004"
+    # 0004 judged the old attempts and started the metrics counters from them.
+    assert list(outcomes) == ["failed", "failed"]
+    assert counters.attempts_by_outcome(totals)[Outcome.FAILED] == 2
+    assert totals["latency:count"] == 2 and totals["latency:sum_ms"] == 4.0
     assert delivery["kind"] == "webhook" and delivery["webhook_id"] == "msg_1_sub_1"
     assert [a["status"] for a in delivery["log"]] == [500, 503]
     engine.dispose()

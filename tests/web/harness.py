@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import httpx
 
 from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import Config, with_overrides
-from syndicator.push import outbox, websub
+from syndicator.push import history, websub
 from syndicator.push.deliverer import Deliverer
 from syndicator.store.database import open_engine
 from syndicator.web.app import create_app
@@ -46,7 +47,7 @@ def make_config(tmp_path: Path, store_url: str, **sections: dict[str, Any]) -> C
     return with_overrides(Config(), **settings)
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
+def wait_for(condition: Callable[[], object], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -108,6 +109,15 @@ class Site:
             self.deliverer.wake()
         return result.distributions
 
+    def settled(self) -> None:
+        """Until every queued delivery is delivered, failed or cancelled: a scan queues its
+        distributions before it returns, so after this nothing more will be sent for it."""
+        wait_for(
+            lambda: all(
+                d["status"] in ("delivered", "failed", "cancelled") for d in self.deliveries()
+            )
+        )
+
     def url(self, path: str) -> str:
         return f"{self.server.url}{path}"
 
@@ -129,7 +139,7 @@ class Site:
 
     def deliveries(self) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
-            return outbox.list_deliveries(connection)
+            return [asdict(d) for d in history.list_deliveries(connection)]
 
 
 @contextmanager

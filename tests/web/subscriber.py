@@ -39,7 +39,7 @@ class Subscriber:
     def callback(self, path: str = "/callback") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def wait(self, what: Callable[[], bool], timeout: float = 10.0) -> None:
+    def wait(self, what: Callable[[], bool], timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while not what():
             assert time.monotonic() < deadline, "the subscriber waited in vain"

@@ -221,3 +221,20 @@ def test_openapi_describes_the_api(site):
         assert path in paths
     assert set(paths["/api/subscriptions/{subscription_id}"]) == {"get", "patch", "delete"}
     assert "bearer" in str(document["components"]["securitySchemes"]).lower()
+
+
+def test_lists_are_pages_linked_to_the_next(site):
+    s = site()
+    made = [
+        s.api("POST", "/subscriptions", json={"url": f"http://127.0.0.1:{9000 + n}/"}).json()
+        for n in range(3)
+    ]
+    first = s.api("GET", "/subscriptions?limit=2")
+    assert [x["id"] for x in first.json()] == [made[2]["id"], made[1]["id"]]
+    link = first.headers["Link"]
+    assert link.endswith('>; rel="next"') and f"before={made[1]['id']}" in link
+    following = s.api("GET", f"/subscriptions?limit=2&before={made[1]['id']}")
+    assert [x["id"] for x in following.json()] == [made[0]["id"]]
+    assert "Link" not in following.headers
+    is_problem(s.api("GET", "/subscriptions?before=sub_gone"), 400)
+    is_problem(s.api("GET", "/deliveries?before=0"), 422)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from syndicator.push import outbox, websub
+from syndicator.push import history, websub
 from syndicator.store.schema import websub_subscriptions
 
 from .harness import TOKEN, Site, make_config
@@ -51,7 +51,7 @@ def _seed(site: Site) -> None:
         websub.enqueue_distribution(connection, site.output, now)
         connection.exec_driver_sql("UPDATE deliveries SET status = 'failed'")
     with site.engine.connect() as connection:
-        assert {d["kind"] for d in outbox.list_deliveries(connection)} == {"webhook", "websub"}
+        assert {d.kind for d in history.list_deliveries(connection)} == {"webhook", "websub"}
 
 
 def test_no_server_error_and_answers_as_documented(tmp_path, store_url):

@@ -75,6 +75,8 @@ FILES: dict[str, bytes] = {
     "tags/open-data/rss.xml": rss_feed("open-data"),
     "tags/open-data/atom.xml": atom_feed("open-data"),
     "tags/open-data/feed.json": json_feed("open-data"),
+    # Stands for the feed page the builder writes there (README "Output"); that what the
+    # builder writes is what is served is shown in tests/contracts/test_served_output.py.
     "tags/open-data/index.html": b"<!doctype html><title>open-data</title>",
     "tags/open-data/archive/1/atom.xml": atom_feed("open-data-archive"),
     "tiny.json": b"{}",

@@ -18,7 +18,9 @@ import pytest
 
 from .conftest import document
 
-WITHIN = 2.0  # seconds: the bound from file change to feed
+# A hang guard, generous for a loaded machine; the speed target (well under a second from
+# file change to feed) is measured by bench/watch.py.
+WITHIN = 30.0
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = WITHIN) -> float:
@@ -46,7 +48,7 @@ def site(tmp_path: Path, worker_config) -> Path:
 
 def _stop(process: subprocess.Popen[str]) -> int:
     process.send_signal(signal.SIGTERM)
-    return process.wait(timeout=10)
+    return process.wait(timeout=120)
 
 
 @pytest.fixture
@@ -77,16 +79,21 @@ def test_watch_edit_delete_draft_and_schedule(site, worker):
     _wait_for(lambda: _titles(out / "atom.xml") == [])
 
     (posts / "draft.md").write_text(document("Draft", extra="published: false\n"))
-    time.sleep(0.5)
-    assert _titles(out / "atom.xml") == []
+    # A marker written after the draft: once it is in the feed, the draft was scanned too.
+    (posts / "marker.md").write_text(document("Marker"))
+    _wait_for(lambda: _titles(out / "atom.xml") == ["Marker"])
+    (posts / "marker.md").unlink()
+    _wait_for(lambda: _titles(out / "atom.xml") == [])
     (posts / "draft.md").write_text(document("Draft", extra="published: true\n"))
     _wait_for(lambda: _titles(out / "atom.xml") == ["Draft"])
 
-    soon = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
+    soon = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0)
     (posts / "soon.md").write_text(document("Soon", date=soon.isoformat()))
-    time.sleep(1)
-    assert "Soon" not in _titles(out / "atom.xml")
-    _wait_for(lambda: "Soon" in _titles(out / "atom.xml"), timeout=3 + WITHIN)
+    (posts / "later.md").write_text(document("Later marker"))
+    _wait_for(lambda: "Later marker" in _titles(out / "atom.xml"))
+    if datetime.now(UTC) < soon:  # scanned before its time: not yet in the feed
+        assert "Soon" not in _titles(out / "atom.xml")
+    _wait_for(lambda: "Soon" in _titles(out / "atom.xml"))
 
     assert _stop(worker) == 0
 
@@ -113,7 +120,9 @@ def test_restart_announces_nothing_new(site, worker, start_worker):
     assert _stop(worker) == 0
     again = start_worker(site / "syndicator.toml")
     try:
-        time.sleep(0.5)
+        # A later change, announced: the restarted worker has scanned past the old state.
+        (site / "_posts" / "b.md").write_text(document("B"))
+        _wait_for(lambda: sorted(_titles(site / "out" / "atom.xml")) == ["A", "B"])
     finally:
         assert _stop(again) == 0
     listed = subprocess.run(
@@ -130,8 +139,8 @@ def test_restart_announces_nothing_new(site, worker, start_worker):
         text=True,
         check=True,
     ).stdout.splitlines()
-    assert len(listed) == 1
-    assert "item.published" in listed[0]
+    assert len(listed) == 2  # A once (not again at restart), then B
+    assert all("item.published" in line for line in listed)
 
 
 def test_a_second_worker_on_the_same_store_refuses_to_start(site, worker):

@@ -1,0 +1,65 @@
+"""Totals of the delivery metrics, kept as attempts are settled.
+
+A scrape reads a few dozen counter rows instead of aggregating the attempt log, which grows
+with all traffic (and which retention prunes, so totals read from it would go backwards).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, bindparam, func, select, update
+
+from syndicator.push.sender import Attempt, Outcome
+from syndicator.store.schema import push_counters
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0)
+"""Seconds; the default push timeout (15 s) bounds nearly every attempt."""
+SHARDS = 8
+"""Counter rows per name (seeded by migration 0004); each deliverer adds to one of them."""
+
+_ADD = (
+    update(push_counters)
+    .where(
+        push_counters.c.name == bindparam("b_name"), push_counters.c.shard == bindparam("b_shard")
+    )
+    .values(value=push_counters.c.value + bindparam("b_add"))
+)
+
+
+def add_attempts(connection: Connection, attempts: Sequence[Attempt], shard: int) -> None:
+    """Count attempts by outcome, and their durations into the latency histogram."""
+    if not attempts:
+        return
+    totals: Counter[str] = Counter(f"attempts:{attempt.outcome}" for attempt in attempts)
+    # Counted in the first bucket each fits, then summed upwards: Prometheus buckets are
+    # cumulative.
+    first = Counter(bisect_left(LATENCY_BUCKETS, a.duration_ms / 1000) for a in attempts)
+    within = 0
+    for index, bound in enumerate(LATENCY_BUCKETS):
+        within += first[index]
+        if within:
+            totals[f"latency:le:{bound}"] = within
+    totals["latency:count"] = len(attempts)
+    sum_ms = sum(attempt.duration_ms for attempt in attempts)
+    rows = [{"b_name": n, "b_shard": shard % SHARDS, "b_add": float(v)} for n, v in totals.items()]
+    rows.append({"b_name": "latency:sum_ms", "b_shard": shard % SHARDS, "b_add": sum_ms})
+    connection.execute(_ADD, sorted(rows, key=lambda row: str(row["b_name"])))
+
+
+def read(connection: Connection) -> dict[str, float]:
+    """Every counter's total over the shards."""
+    return dict(
+        (name, value)
+        for name, value in connection.execute(
+            select(push_counters.c.name, func.sum(push_counters.c.value)).group_by(
+                push_counters.c.name
+            )
+        ).all()
+    )
+
+
+def attempts_by_outcome(totals: dict[str, float]) -> dict[Outcome, int]:
+    return {outcome: int(totals.get(f"attempts:{outcome}", 0)) for outcome in Outcome}

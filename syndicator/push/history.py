@@ -1,0 +1,154 @@
+"""The delivery log as its readers see it (CLI, API, console): typed views, read a page at a
+time, newest first, and replay of a settled delivery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from syndicator.push.queue import endpoints
+from syndicator.push.status import UNSETTLED, DeliveryKind, DeliveryStatus
+from syndicator.store.schema import (
+    deliveries,
+    delivery_attempts,
+    events,
+    subscriptions,
+    websub_subscriptions,
+)
+
+DEFAULT_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptView:
+    at: str
+    status: int | None
+    duration_ms: float
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    """One delivery with its attempt log; a WebSub one has no event (``event_id`` and
+    ``event_type`` None) and ``topic`` is its feed's URL."""
+
+    id: int
+    kind: DeliveryKind
+    event_id: int | None
+    event_type: str | None
+    subscription_id: str
+    url: str
+    topic: str | None
+    webhook_id: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: str | None
+    last_status: int | None
+    last_error: str | None
+    delivered_at: str | None
+    log: tuple[AttemptView, ...]
+
+
+def list_deliveries(
+    connection: Connection,
+    *,
+    status: DeliveryStatus | None = None,
+    limit: int = DEFAULT_PAGE,
+    before: int | None = None,
+    delivery_id: int | None = None,
+) -> list[DeliveryView]:
+    """A page of deliveries, newest first: those with an id below ``before`` (the last id of
+    the previous page), so rows added meanwhile never shift a page."""
+    query = (
+        select(
+            deliveries,
+            events.c.type.label("event_type"),
+            func.coalesce(subscriptions.c.url, websub_subscriptions.c.callback).label("url"),
+            websub_subscriptions.c.topic,
+        )
+        .select_from(endpoints().outerjoin(events, events.c.id == deliveries.c.event_id))
+        .order_by(deliveries.c.id.desc())
+        .limit(limit)
+    )
+    if status:
+        query = query.where(deliveries.c.status == status)
+    if before is not None:
+        query = query.where(deliveries.c.id < before)
+    if delivery_id is not None:
+        query = query.where(deliveries.c.id == delivery_id)
+    rows = connection.execute(query).all()
+    logs: dict[int, list[AttemptView]] = {}
+    if rows:
+        for a in connection.execute(
+            select(delivery_attempts)
+            .where(delivery_attempts.c.delivery_id.in_([row.id for row in rows]))
+            .order_by(delivery_attempts.c.id)
+        ):
+            logs.setdefault(a.delivery_id, []).append(
+                AttemptView(
+                    a.attempted_at.isoformat(), a.status_code, round(a.duration_ms, 1), a.error
+                )
+            )
+    return [_view(row, tuple(logs.get(row.id, ()))) for row in rows]
+
+
+def _view(row: Any, log: tuple[AttemptView, ...]) -> DeliveryView:
+    webhook = row.websub_subscription_id is None
+    return DeliveryView(
+        id=row.id,
+        kind=DeliveryKind.WEBHOOK if webhook else DeliveryKind.WEBSUB,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        subscription_id=row.subscription_id or row.websub_subscription_id,
+        url=row.url,
+        topic=row.topic,
+        webhook_id=row.message_id,
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=(
+            row.next_attempt_at.isoformat() if row.status == DeliveryStatus.PENDING else None
+        ),
+        last_status=row.last_status,
+        last_error=row.last_error,
+        delivered_at=row.delivered_at.isoformat() if row.delivered_at else None,
+        log=log,
+    )
+
+
+def find(connection: Connection, delivery_id: int) -> DeliveryView | None:
+    found = list_deliveries(connection, delivery_id=delivery_id, limit=1)
+    return found[0] if found else None
+
+
+def replay(connection: Connection, delivery_id: int, now: datetime) -> str | None:
+    """Queue a delivery again (same ``webhook-id``; a WebSub one sends the feed as it is now);
+    None if done, else why it cannot be."""
+    row = connection.execute(
+        select(
+            deliveries.c.status,
+            deliveries.c.websub_subscription_id,
+            subscriptions.c.enabled,
+            subscriptions.c.disabled_reason,
+            websub_subscriptions.c.expires_at,
+        )
+        .select_from(endpoints())
+        .where(deliveries.c.id == delivery_id)
+    ).first()
+    if row is None:
+        return f"no delivery {delivery_id}"
+    if row.websub_subscription_id is not None:
+        if row.expires_at <= now:
+            return "its WebSub subscription has expired"
+    elif not row.enabled:
+        return f"its subscription is disabled ({row.disabled_reason})"
+    if row.status in UNSETTLED:
+        return f"delivery {delivery_id} is already {row.status}"
+    connection.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(status=DeliveryStatus.PENDING, next_attempt_at=now, lease_until=None)
+    )
+    return None

@@ -1,0 +1,177 @@
+"""Retention (docs/contracts/push.md): events older than ``push.retention_days`` whose
+deliveries are all settled go, with their deliveries and attempt logs; settled WebSub
+distributions go by their own age. Documents and items are the catalog and are never pruned.
+
+Deleted in small batches, one short transaction each, so deliverers settling at the same time
+never wait long on the store (SQLite has one writer at a time).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, and_, delete, exists, select
+
+from syndicator.push.status import SETTLED, UNSETTLED
+from syndicator.store.schema import deliveries, delivery_attempts, events
+
+log = logging.getLogger("syndicator.push")
+BATCH = 500
+"""Events (or WebSub deliveries) per transaction: a few milliseconds of the write lock."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    events: int = 0
+    deliveries: int = 0
+    attempts: int = 0
+
+    def __add__(self, other: Pruned) -> Pruned:
+        return Pruned(
+            self.events + other.events,
+            self.deliveries + other.deliveries,
+            self.attempts + other.attempts,
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"{self.events} events, {self.deliveries} deliveries, {self.attempts} attempts deleted"
+        )
+
+
+def cutoff(now: datetime, retention_days: float) -> datetime:
+    return now - timedelta(days=retention_days)
+
+
+def prune(
+    engine: Engine,
+    now: datetime,
+    retention_days: float,
+    *,
+    batch: int = BATCH,
+    between: Callable[[], None] = lambda: None,
+) -> Pruned:
+    """Delete what retention lets go, batch after batch until none is left; ``between`` runs
+    after each batch (a pause, a check that the worker is stopping)."""
+    before = cutoff(now, retention_days)
+    total = Pruned()
+    for step in (_event_batch, _websub_batch):
+        while True:
+            with engine.begin() as connection:
+                done, taken = step(connection, before, batch)
+            total += done
+            between()
+            if taken < batch:
+                break
+    return total
+
+
+_UNSETTLED_DELIVERY = exists().where(
+    deliveries.c.event_id == events.c.id, deliveries.c.status.in_(UNSETTLED)
+)
+
+
+def _event_batch(connection: Connection, before: datetime, batch: int) -> tuple[Pruned, int]:
+    ids = list(
+        connection.execute(
+            select(events.c.id)
+            .where(events.c.occurred_at < before, ~_UNSETTLED_DELIVERY)
+            .order_by(events.c.occurred_at)
+            .limit(batch)
+        ).scalars()
+    )
+    if not ids:
+        return Pruned(), 0
+    delivery_ids = select(deliveries.c.id).where(deliveries.c.event_id.in_(ids))
+    attempts = connection.execute(
+        delete(delivery_attempts).where(delivery_attempts.c.delivery_id.in_(delivery_ids))
+    ).rowcount
+    removed = connection.execute(delete(deliveries).where(deliveries.c.event_id.in_(ids))).rowcount
+    gone = connection.execute(delete(events).where(events.c.id.in_(ids))).rowcount
+    return Pruned(gone, removed, attempts), len(ids)
+
+
+def _websub_batch(connection: Connection, before: datetime, batch: int) -> tuple[Pruned, int]:
+    """Settled WebSub distributions (they have no event) created before the cutoff."""
+    ids = list(
+        connection.execute(
+            select(deliveries.c.id)
+            .where(
+                and_(
+                    deliveries.c.created_at < before,
+                    deliveries.c.event_id.is_(None),
+                    deliveries.c.status.in_(SETTLED),
+                )
+            )
+            .order_by(deliveries.c.created_at)
+            .limit(batch)
+        ).scalars()
+    )
+    if not ids:
+        return Pruned(), 0
+    attempts = connection.execute(
+        delete(delivery_attempts).where(delivery_attempts.c.delivery_id.in_(ids))
+    ).rowcount
+    removed = connection.execute(delete(deliveries).where(deliveries.c.id.in_(ids))).rowcount
+    return Pruned(0, removed, attempts), len(ids)
+
+
+class Pruner:
+    """Prunes every ``interval`` seconds in a thread of its own, the first time at start; a
+    short pause between batches leaves the store to the deliverers."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], datetime],
+        retention_days: float,
+        *,
+        interval: float = 3600.0,
+        pause: float = 0.01,
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._retention_days = retention_days
+        self._interval = interval
+        self._pause = pause
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="pruner", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                pruned = prune(
+                    self._engine,
+                    self._clock(),
+                    self._retention_days,
+                    between=self._between,
+                )
+            except _Stopped:
+                return
+            except Exception:
+                log.exception("pruning failed; trying again at the next interval")
+            else:
+                if pruned.events or pruned.deliveries:
+                    log.info("retention: %s", pruned)
+            self._stop.wait(self._interval)
+
+    def _between(self) -> None:
+        if self._stop.wait(self._pause):
+            raise _Stopped
+
+
+class _Stopped(Exception):
+    """The worker is stopping: the prune ends between two batches."""
