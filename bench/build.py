@@ -6,12 +6,24 @@
 Each size gets a generated content folder (1–2 categories out of 10, 2–4 tags out of 200,
 about 2 KB of markdown, dates spread over 10 years) and is built by the real command line in
 a fresh process per run, with an empty output folder and a throwaway store: a cold build, as
-after a deploy. Targets on the 2-core reference machine: 10k documents in ≤ 6 s, 100k within
-2 GB peak RSS.
+after a deploy. Targets on the 2-core reference machine: ``history`` ≤ 1.0× Hugo's wall
+time, ``newest`` ≤ 1.5× Hugo's, 10k documents in ≤ 6 s with ``default``, 100k within 1 GB of
+peak PSS.
 
-When ``hugo`` is on PATH (Debian: ``apt-get install hugo``), each run is followed by a Hugo
-build of the same documents, and the ratio of the two medians is printed: the machine is
-shared, so a baseline measured in the same run says more than an absolute time.
+Each size is measured in up to three setups, interleaved run by run so that all see the same
+machine (``--setups``):
+
+- ``default``: the default configuration (RSS, Atom and JSON Feed, full content, archives).
+- ``history``: the complete history, like for like with Hugo ``rssLimit = -1`` (every item in
+  every feed): ours RSS only, summaries only (``full_content = false``, Hugo's RSS shows
+  summaries), ``max_items = 50`` and RFC 5005 archives, which keep every item reachable.
+- ``newest``: the newest 10 per feed, like for like with Hugo ``rssLimit = 10``: ours RSS
+  only, summaries only, ``max_items = 10``, ``archives = false``.
+
+When ``hugo`` is on PATH (Debian: ``apt-get install hugo``), the ``history`` and ``newest``
+setups are each followed by the Hugo build they compare with, and the ratio of the two medians
+is printed: the machine is shared, so a baseline measured in the same run says more than an
+absolute time.
 
 Nothing is deleted between runs: each run builds into a folder of its own, and all of them
 are removed at the end (kept with ``--workdir``, for back-to-back invocations). ext4 avoids
@@ -95,6 +107,34 @@ WORDS = [
     "candidature",
     "transformation",
 ]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One way of building the same documents: our ``[feeds]`` settings and, when there is a
+    like-for-like Hugo build, its ``rssLimit``."""
+
+    name: str
+    feeds: str
+    hugo_rss_limit: int | None
+
+
+SETUPS = {
+    s.name: s
+    for s in (
+        Setup("default", "", None),
+        Setup(
+            "history",
+            'formats = ["rss"]\nmax_items = 50\nfull_content = false\narchives = true\n',
+            -1,
+        ),
+        Setup(
+            "newest",
+            'formats = ["rss"]\nmax_items = 10\nfull_content = false\narchives = false\n',
+            10,
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -192,12 +232,15 @@ def tree_pss_kib(pid: int) -> int:
     return total
 
 
-def build_once(content: Path, work: Path, syndicator: Path = SYNDICATOR) -> Run:
+def build_once(content: Path, work: Path, setup: Setup, syndicator: Path = SYNDICATOR) -> Run:
     """One cold build in a fresh process: into ``work``, a new folder, with a new store."""
     store = work / "store"
     store.mkdir(parents=True)
     config = work / "bench.toml"
-    config.write_text(f'[store]\nurl = "sqlite:///{store / "syndicator.db"}"\n', encoding="utf-8")
+    config.write_text(
+        f'[store]\nurl = "sqlite:///{store / "syndicator.db"}"\n[feeds]\n{setup.feeds}',
+        encoding="utf-8",
+    )
     return measure(
         [
             str(syndicator),
@@ -217,14 +260,14 @@ def build_once(content: Path, work: Path, syndicator: Path = SYNDICATOR) -> Run:
     )
 
 
-def hugo_once(hugo: str, content: Path, work: Path) -> Run:
+def hugo_once(hugo: str, content: Path, work: Path, rss_limit: int) -> Run:
     """The same documents built by Hugo into its RSS feeds (site, section, every category and
-    tag), as the baseline the project measures itself against. Hugo does less: summaries
-    only, RSS only, no archive pages, about an eighth of our output."""
+    tag), each holding the newest ``rss_limit`` items (-1: all of them), as the baseline the
+    project measures itself against."""
     (work / "content").mkdir(parents=True)
     (work / "content" / "posts").symlink_to(content)
     (work / "hugo.toml").write_text(
-        f'baseURL = "{BASE_URL}/"\ntitle = "Bench"\n'
+        f'baseURL = "{BASE_URL}/"\ntitle = "Bench"\nrssLimit = {rss_limit}\n'
         'disableKinds = ["sitemap", "robotsTXT", "404"]\n'
         '[outputs]\nhome = ["RSS"]\nsection = ["RSS"]\ntaxonomy = ["RSS"]\nterm = ["RSS"]\n'
         "page = []\n",
@@ -262,7 +305,7 @@ def measure(command: list[str], work: Path) -> Run:
 
 def row(label: str, runs: list[Run]) -> str:
     return (
-        f"{label:>13} {len(runs):>4} {statistics.median(r.seconds for r in runs):>8.2f} "
+        f"{label:>22} {len(runs):>4} {statistics.median(r.seconds for r in runs):>8.2f} "
         f"{statistics.median(r.cpu_seconds for r in runs):>7.2f} "
         f"{statistics.median(r.max_rss_mib for r in runs):>12.0f} "
         f"{statistics.median(r.peak_pss_mib for r in runs):>13.0f}"
@@ -277,6 +320,11 @@ def main() -> int:
         "--workdir", type=Path, help="keep generated data and outputs here (default: temp)"
     )
     parser.add_argument(
+        "--setups",
+        default=",".join(SETUPS),
+        help=f"comma-separated, among {', '.join(SETUPS)} (see above)",
+    )
+    parser.add_argument(
         "--no-hugo", action="store_true", help="skip the Hugo baseline even if hugo is on PATH"
     )
     parser.add_argument(
@@ -284,6 +332,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    setups = [s.strip() for s in args.setups.split(",") if s.strip()]
+    if unknown := set(setups) - set(SETUPS):
+        parser.error(f"unknown setups {sorted(unknown)}: use {', '.join(SETUPS)}")
     if not SYNDICATOR.exists():
         parser.error(f"{SYNDICATOR} not found: run with the project's virtualenv python")
     with tempfile.TemporaryDirectory(prefix="syndicator-bench-") as temporary:
@@ -291,7 +342,7 @@ def main() -> int:
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"{os.cpu_count()} CPUs, load average {load} (other work skews wall time)")
         print(
-            f"{'docs':>13} {'runs':>4} {'wall s':>8} {'cpu s':>7} "
+            f"{'docs setup':>22} {'runs':>4} {'wall s':>8} {'cpu s':>7} "
             f"{'max RSS MiB':>12} {'peak PSS MiB':>13}"
         )
         hugo = None if args.no_hugo else shutil.which("hugo")
@@ -306,37 +357,40 @@ def main() -> int:
                 generate(partial, size)
                 partial.rename(content)
                 print(f"  (generated {size} documents in {time.perf_counter() - started:.1f} s)")
-            ours: list[Run] = []
-            theirs: list[Run] = []
-            before: list[Run] = []
+            ours: dict[str, list[Run]] = {name: [] for name in setups}
+            theirs: dict[str, list[Run]] = {name: [] for name in setups}
+            before: dict[str, list[Run]] = {name: [] for name in setups}
             # Interleaved, so that all see the same machine.
             for n in range(args.runs if size < 100_000 else 1):
-                ours.append(build_once(content, outputs / f"{size}-{n}"))
-                if args.baseline:
-                    before.append(build_once(content, outputs / f"{size}-{n}-base", args.baseline))
-                if hugo:
-                    theirs.append(hugo_once(hugo, content, outputs / f"{size}-{n}-hugo"))
-            if any(r.exit_code for r in ours + theirs + before):
-                codes = [r.exit_code for r in ours + theirs + before]
-                print(f"build of {size} documents failed: exit {codes}")
+                for name in setups:
+                    setup = SETUPS[name]
+                    ours[name].append(build_once(content, outputs / f"{size}-{name}-{n}", setup))
+                    if args.baseline:
+                        work = outputs / f"{size}-{name}-{n}-base"
+                        before[name].append(build_once(content, work, setup, args.baseline))
+                    if hugo and setup.hugo_rss_limit is not None:
+                        work = outputs / f"{size}-{name}-{n}-hugo"
+                        theirs[name].append(hugo_once(hugo, content, work, setup.hugo_rss_limit))
+            runs = [r for name in setups for r in ours[name] + theirs[name] + before[name]]
+            if any(r.exit_code for r in runs):
+                print(f"build of {size} documents failed: exit {[r.exit_code for r in runs]}")
                 status = 1
                 break
-            print(row(str(size), ours))
-            if before:
-                print(row("baseline", before))
-                ratio = statistics.median(r.seconds for r in ours) / statistics.median(
-                    r.seconds for r in before
-                )
-                cpu = statistics.median(r.cpu_seconds for r in ours) / statistics.median(
-                    r.cpu_seconds for r in before
-                )
-                print(f"{'':>13} ours / baseline: wall {ratio:.3f}, cpu {cpu:.3f}")
-            if theirs:
-                print(row("Hugo", theirs))
-                ratio = statistics.median(r.seconds for r in ours) / statistics.median(
-                    r.seconds for r in theirs
-                )
-                print(f"{'':>13} ours / Hugo wall time: {ratio:.2f}")
+            for name in setups:
+                print(row(f"{size} {name}", ours[name]))
+                for label, other in (("baseline", before[name]), ("Hugo", theirs[name])):
+                    if not other:
+                        continue
+                    if label == "Hugo":
+                        label = f"Hugo rssLimit={SETUPS[name].hugo_rss_limit}"
+                    print(row(label, other))
+                    ratio = statistics.median(r.seconds for r in ours[name]) / statistics.median(
+                        r.seconds for r in other
+                    )
+                    cpu = statistics.median(r.cpu_seconds for r in ours[name]) / statistics.median(
+                        r.cpu_seconds for r in other
+                    )
+                    print(f"{'':>22} {name}: ours / {label} wall {ratio:.2f}, cpu {cpu:.2f}")
         if args.workdir is None:
             shutil.rmtree(outputs, ignore_errors=True)
         else:

@@ -56,6 +56,8 @@ class FeedsConfig:
     formats: tuple[FormatName, ...] = tuple(FORMATS)
     max_items: int = 50
     full_content: bool = True
+    # False: each feed is its newest max_items only, with no RFC 5005 archive pages or links.
+    archives: bool = True
 
 
 # "Open in my reader" links on feed pages: web readers' subscribe URLs, {url} being the feed's

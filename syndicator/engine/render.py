@@ -69,6 +69,7 @@ class SiteRenderer:
         self.site = SiteContext.from_config(config)
         self.formats = config.feeds.formats
         self.max_items = config.feeds.max_items
+        self.archives = config.feeds.archives
         self.keep_cache = keep_cache
         self.writer = OutputWriter(output)
         self.pages = PageRenderer(config)
@@ -95,7 +96,7 @@ class SiteRenderer:
             feed = catalog.feed(path)
             size = feed.size if feed else 0
             old = archives.get(path, 0)
-            new = archive_count(size, self.max_items)
+            new = self._archive_count(size)
             gone: list[PageNumber] = [n for n in range(new + 1, old + 1)]
             if feed is None:
                 gone.append(None)
@@ -129,7 +130,7 @@ class SiteRenderer:
             if feed is None:
                 plan[path] = set()
                 continue
-            size, new = feed.size, archive_count(feed.size, self.max_items)
+            size, new = feed.size, self._archive_count(feed.size)
             numbers: set[PageNumber] = set()
             if first or path in delta.shifted:
                 start = 0 if first else delta.shifted[path] // self.max_items + 1
@@ -141,7 +142,8 @@ class SiteRenderer:
             order = catalog.order(path)
             for position in delta.touched.get(path, ()):
                 index = bisect.bisect_left(order, position)
-                numbers.update(pages_holding(index, size, self.max_items))
+                held = pages_holding(index, size, self.max_items)
+                numbers.update(n for n in held if n is None or self.archives)
             plan[path] = numbers
         return plan
 
@@ -153,7 +155,7 @@ class SiteRenderer:
             if feed is None:
                 continue
             order = catalog.order(path)
-            count = archive_count(feed.size, self.max_items)
+            count = self._archive_count(feed.size)
             for number in numbers:
                 keys = order[oldest_first_slice(feed.size, number, self.max_items)]
                 entries = tuple(catalog.entries[key] for _, key in reversed(keys))
@@ -171,6 +173,11 @@ class SiteRenderer:
         )
         if not self.keep_cache:
             cache.clear()
+
+    def _archive_count(self, size: int) -> int:
+        """Archive pages of a feed of ``size`` items; none when ``feeds.archives`` is off, so
+        no page is written and no page links one."""
+        return archive_count(size, self.max_items) if self.archives else 0
 
     def _all_paths(self, catalog: LiveCatalog, archives: Mapping[str, int]) -> set[str]:
         paths = self.pages.paths(catalog.feeds)

@@ -15,9 +15,10 @@ BASE_URL = "https://example.org"
 def build(tmp_path: Path, write_doc, run_cli):
     """Build ``count`` documents (one a day, all tagged ``t``) with ``max_items = 2``."""
     content = tmp_path / "_news"
-    (tmp_path / "paging.toml").write_text("[feeds]\nmax_items = 2\n", encoding="utf-8")
 
-    def run(count: int) -> Path:
+    def run(count: int, archives: bool = True) -> Path:
+        settings = f"[feeds]\nmax_items = 2\narchives = {str(archives).lower()}\n"
+        (tmp_path / "paging.toml").write_text(settings, encoding="utf-8")
         for n in range(1, count + 1):
             text = f"---\ntitle: Day {n}\ndate: 2024-01-{n:02d}\ntags: [t]\n---\nDay {n}.\n"
             write_doc(content, f"day-{n}.md", text)
@@ -65,3 +66,28 @@ def test_no_lone_archive_until_two_pages_fill(build, fmt: str):
     if fmt != "json":
         assert pages[1].links.keys() >= {"current", "prev-archive"}
         assert pages[2].links.keys() >= {"current", "next-archive"}
+
+
+def feed_files(out: Path) -> set[str]:
+    return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+
+
+def test_without_archives_each_feed_is_its_newest_items_and_links_no_archive(build):
+    """``feeds.archives = false``: no archive document, and no feed names one (no
+    ``prev-archive``/``next-archive``/``current`` link in RSS and Atom, no ``next_url``)."""
+    with_archives = feed_files(build(5))
+    assert any("/archive/" in f or f.startswith("archive/") for f in with_archives)
+    out = build(6, archives=False)  # the same output folder: the archives are removed
+    read_page.cache_clear()
+    files = feed_files(out)
+    assert not any("archive" in f for f in files)
+    assert files == {f for f in with_archives if "archive" not in f}
+    for fmt in ("atom", "rss", "json"):
+        for folder in ("", "tags/t"):
+            pages = history(out, folder, fmt, BASE_URL)
+            assert len(pages) == 1
+            assert pages[0].links.keys() == {"self", "hub"} - ({"hub"} if fmt == "json" else set())
+            titles = [e["title"] if fmt == "json" else e.title for e in pages[0].entries]
+            assert titles == ["Day 6", "Day 5"]
+    for name in ("rss.xml", "atom.xml", "feed.json"):
+        assert b"archive" not in (out / name).read_bytes()
