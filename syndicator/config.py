@@ -11,6 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -249,6 +250,10 @@ def _coerce(hint: Any, value: Any, key: str, source: str) -> Any:
             if value not in get_args(hint):
                 raise ValueError(f"unknown value; use one of {get_args(hint)}")
             return value
+        if isinstance(hint, type) and issubclass(hint, StrEnum):
+            if value not in {member.value for member in hint}:
+                raise ValueError(f"unknown value; use one of {tuple(m.value for m in hint)}")
+            return hint(value)
         if hint in (int, float) and isinstance(value, bool):
             raise TypeError("expected a number")
         return hint(value)

@@ -28,7 +28,7 @@ def test_check_names_file_line_and_reason(site: Site, data: bytes, line, reason)
     checked = site.cli("check")
     if reason is None:
         assert checked.code == 0, checked.stderr
-        assert "2 documents: 0 errors" in checked.stderr
+        assert "2 documents: 2 published, 0 drafts, 0 scheduled; 0 errors" in checked.stderr
         return
     assert checked.code == 1, checked.stderr
     assert f"doc.md:{line}: error: {reason}" in checked.stderr, checked.stderr
@@ -57,13 +57,13 @@ def test_a_file_without_front_matter_and_an_impossible_filename_date(site: Site)
         ({"feeds": {"max_items": "many"}}, "feeds.max_items"),
         ({"feeds": {"max_items": True}}, "feeds.max_items: expected a number"),
         ({"feeds": {"max_items": 0}}, "feeds.max_items: must be at least 1"),
-        ({"feeds": {"formats": ["rss", "html"]}}, "feeds.formats: unknown format(s) ['html']"),
+        ({"feeds": {"formats": ["rss", "html"]}}, "feeds.formats: unknown value; use one of ('rss', 'atom', 'json') (got 'html')"),
         ({"feeds": {"formats": 3}}, "feeds.formats: expected a list"),
         ({"feeds": {"full_content": "maybe"}}, "feeds.full_content: expected true or false"),
         ({"feeds": {"full_content": 1}}, "feeds.full_content: expected true or false"),
         ({"site": {"timezone": "Mars/Olympus"}}, "site.timezone: unknown time zone"),
         ({"site": {"base_url": "example.org"}}, "site.base_url: must be an http(s) URL"),
-        ({"worker": {"role": "everything"}}, "worker.role: 'everything' is not one of"),
+        ({"worker": {"role": "everything"}}, "worker.role: unknown value; use one of ('all', 'scanner', 'deliverer', 'web')"),
         ({"content": {"dirs": []}}, "content.dirs: at least one content folder is needed"),
         ({"content": {"permalinks": "x"}}, "content.permalinks: expected a table"),
     ],

@@ -13,6 +13,8 @@ MEDIA_TYPES = {
     ".json": ("application/feed+json",),
     ".html": ("text/html",),
     ".opml": ("text/x-opml", "application/xml", "text/xml"),
+    ".css": ("text/css",),
+    ".js": ("text/javascript", "application/javascript"),
 }
 
 
