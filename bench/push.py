@@ -37,6 +37,7 @@ from typing import Any
 
 import requests
 import urllib3
+from nginx_conf import nginx_conf  # bench/nginx_conf.py
 from requests.adapters import HTTPAdapter
 from sqlalchemy import Engine, func, select
 
@@ -48,26 +49,14 @@ from syndicator.push.deliverer import Deliverer
 from syndicator.store.database import open_engine
 from syndicator.store.schema import deliveries
 
-NGINX_CONF = """\
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
+# The http directives and servers of nginx_conf(): format with the same fields.
+NGINX_HTTP = """\
     keepalive_requests 1000000;
     client_body_buffer_size 64k;
     server {{
 {listen}
         location / {{ return 204; }}
     }}
-}}
 """
 
 
@@ -87,7 +76,7 @@ def nginx(count: int, tmp: Path) -> Iterator[list[int]]:
     ports = _free_ports(count)
     listen = "\n".join(f"        listen 127.0.0.1:{port};" for port in ports)
     conf = tmp / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp, listen=listen))
+    conf.write_text(nginx_conf(tmp, NGINX_HTTP.format(listen=listen), connections=4096))
     process = subprocess.Popen(
         ["nginx", "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf)],
         start_new_session=True,

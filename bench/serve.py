@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from nginx_conf import nginx_conf  # bench/nginx_conf.py
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -58,19 +59,8 @@ FALLBACK_WORDS = [
     *("agents", "données", "ouvertes", "administration", "transformation", "usagers", "état"),
 ]
 
-NGINX_CONF = """\
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
+# The http directives and servers of nginx_conf(): format with the same fields.
+NGINX_HTTP = """\
     types {{ application/atom+xml xml; text/html html; }}
     charset utf-8;
     charset_types application/atom+xml;
@@ -83,7 +73,6 @@ http {{
         root {root};
         add_header Cache-Control "public, max-age=60";
     }}
-}}
 """
 
 
@@ -151,7 +140,7 @@ def serve_python(kind: str, root: Path, port: int) -> None:
 def command(kind: str, root: Path, port: int, tmp: Path) -> list[str]:
     if kind == "nginx":
         conf = tmp / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(tmp=tmp, host=HOST, port=port, root=root))
+        conf.write_text(nginx_conf(tmp, NGINX_HTTP.format(host=HOST, port=port, root=root)))
         return ["nginx", "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf)]
     serve = ["--serve", kind, "--root", str(root), "--port", str(port)]
     return [sys.executable, str(Path(__file__).resolve()), *serve]
