@@ -57,9 +57,9 @@ class _Changes(FileSystemEventHandler):
 
 
 class Worker:
-    """The roles of one ``syndicator run`` process: scanning, delivering, serving, or all of
-    them in one process (the processes of ``run --role all`` are ``worker.supervisor``'s).
-    ``wake`` tells a deliverer in another process that deliveries were queued."""
+    """The roles of one process: scanning, delivering or serving (``run --role all`` gives
+    each its own process: ``worker.supervisor``). ``wake`` tells a deliverer in another
+    process that deliveries were queued."""
 
     def __init__(
         self,
