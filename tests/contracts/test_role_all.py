@@ -60,7 +60,7 @@ def _served_titles(url: str) -> list[str]:
 
 def test_role_all_scans_and_delivers_in_child_processes_and_stops_them_all(site: Site, endpoint):
     hook = endpoint()
-    site.subscribe(hook.url())
+    site.subscribe(hook.url(), "--event", "item.published", "--event", "item.updated")
     worker = site.run()
     url = site.served_at()
     children = _children(site)
