@@ -136,7 +136,7 @@ class Supervisor:
         once they run: the scanner has made its first scan. Why not, if one cannot start."""
         signal.signal(signal.SIGCHLD, lambda *_: self._attention.set())
         for child in self._children:
-            failure = self._start(child)
+            failure = None if self._stopping else self._start(child)
             if failure:
                 return failure
         return None
@@ -160,7 +160,7 @@ class Supervisor:
         os.close(told)
         log.info("started the %s process (pid %d)", child.role, child.process.pid)
         with os.fdopen(ready, "rb") as answer:
-            return answer.read() == READY
+            return answer.read(len(READY)) == READY
 
     def _start(self, child: _Child) -> str | None:
         """Start ``child``, again as long as it dies while starting and may be restarted."""
