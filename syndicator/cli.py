@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -51,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--role", choices=list(Role), type=Role, help="what this process does (worker.role: all)"
     )
+    # The children of ``run --role all`` (syndicator.worker.supervisor): not for people.
+    run.add_argument("--supervisor", type=int, help=argparse.SUPPRESS)
+    run.add_argument("--wake-fd", type=int, help=argparse.SUPPRESS)
+    run.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
 
     def group(name: str, help_text: str) -> Callable[[str, str], argparse.ArgumentParser]:
         actions = commands.add_parser(name, help=help_text).add_subparsers(
@@ -204,46 +207,20 @@ def _cmd_check(args: argparse.Namespace, config: Config) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, config: Config) -> int:
-    import logging
-    import signal
-    import threading
+    from syndicator.worker.run import run
 
-    from syndicator import parallel
-    from syndicator.store.database import open_engine
-    from syndicator.worker.service import Worker
-
-    # Before any thread starts: render workers are forked from this server, never from here.
-    parallel.prepare()
-    if os.environ.get("SYNDICATOR_CHECK_FORKS") == "1":
-        parallel.forbid_fork_after_threads()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # APScheduler logs two INFO lines per job run; one line per scan that did something is ours.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     role = args.role or config.worker.role
-    worker = Worker(config, open_engine(config.store.url), role=role)
-    try:
-        worker.start()
-    except OSError as exc:
-        worker.stop()
-        raise UsageError(
-            f"cannot listen on {config.server.host}:{config.server.port}: {exc.strerror or exc}"
-        ) from exc
-    serving = f"; serving {worker.server.url}" if worker.server else ""
-    print(
-        f"syndicator: worker running ({role}) on {', '.join(config.content.dirs)}{serving}",
-        file=sys.stderr,
-        flush=True,
+    failure = run(
+        config,
+        role,
+        config_path=args.config,
+        supervisor=args.supervisor,
+        wake_fd=args.wake_fd,
+        ready_fd=args.ready_fd,
     )
-    try:
-        stop.wait()
-    finally:
-        worker.stop()
-    print("syndicator: stopped", file=sys.stderr)
+    if failure:
+        print(f"syndicator: {failure}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 
+import orjson
+
 from syndicator.catalog import Entry, LiveCatalog
-from syndicator.store.records import Event, ItemRecord
+from syndicator.feeds.jsonfeed import filter_slugs
+from syndicator.store.records import Event, EventType, ItemRecord
 
 
 def transitions(
@@ -40,7 +43,7 @@ def transitions(
                 continue
             last = old_payloads.get(key, "{}")
             if was_published and announce:
-                yield Event("item.unpublished", key, old.item_id, last)
+                yield _event("item.unpublished", key, old.item_id, last, None)
             yield replace(old, state="removed", data=last)
             continue
         entry = catalog.entries.get(key)
@@ -56,9 +59,20 @@ def transitions(
         payload = payload_of(entry) if entry else old_payloads.get(key, "{}")
         if announce:
             if state == "published" and not was_published:
-                yield Event("item.published", key, item.id, payload)
+                yield _event("item.published", key, item.id, payload, entry)
             elif state == "published" and old is not None and old.version != version:
-                yield Event("item.updated", key, item.id, payload)
+                yield _event("item.updated", key, item.id, payload, entry)
             elif was_published and state != "published" and old is not None:
-                yield Event("item.unpublished", key, old.item_id, payload)
+                yield _event("item.unpublished", key, old.item_id, payload, entry)
         yield ItemRecord(key, item.id, state, published, updated, version, payload)
+
+
+def _event(kind: EventType, key: str, item_id: str, payload: str, entry: Entry | None) -> Event:
+    """An event with the slugs its payload carries: the entry's, or those of the stored
+    payload it repeats (an item no longer visible)."""
+    if entry is not None:
+        categories, tags = filter_slugs(entry.item)
+    else:
+        extension = orjson.loads(payload).get("_syndicator", {})
+        categories, tags = tuple(extension.get("categories", ())), tuple(extension.get("tags", ()))
+    return Event(kind, key, item_id, payload, categories, tags)

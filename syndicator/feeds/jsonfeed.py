@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from syndicator.catalog import Entry
+from syndicator.content.items import Item
 from syndicator.content.markup import plain_text
 from syndicator.content.slugs import name_slug
 from syndicator.feeds.context import SiteContext
@@ -36,11 +37,14 @@ def json_item(entry: Entry, site: SiteContext, *, extension: bool = False) -> di
     if tags:
         data["tags"] = tags
     if extension:
-        data["_syndicator"] = {
-            "categories": [name_slug(c) for c in item.categories],
-            "tags": [name_slug(t) for t in item.tags],
-        }
+        category_slugs, tag_slugs = filter_slugs(item)
+        data["_syndicator"] = {"categories": list(category_slugs), "tags": list(tag_slugs)}
     return data
+
+
+def filter_slugs(item: Item) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The category and tag slugs that webhook subscriptions filter on (``_syndicator``)."""
+    return tuple(name_slug(c) for c in item.categories), tuple(name_slug(t) for t in item.tags)
 
 
 def render_entry(entry: Entry, site: SiteContext) -> bytes:

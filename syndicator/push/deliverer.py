@@ -58,6 +58,15 @@ def _clock() -> datetime:
     return datetime.now(UTC)
 
 
+def take_back(engine: Engine) -> None:
+    """Make every delivery left in flight due again: only for the store's only deliverer, when
+    the one before it is gone (its leases would otherwise hold them for minutes)."""
+    with engine.begin() as connection:
+        released = lease_queue.release_all(connection)
+    if released:
+        log.info("took back %d deliveries left in flight by the previous run", released)
+
+
 class Deliverer(PollingWorker):
     def __init__(
         self,
@@ -87,10 +96,7 @@ class Deliverer(PollingWorker):
 
     def start(self) -> None:
         if self.sole_deliverer:
-            with self.engine.begin() as connection:
-                released = lease_queue.release_all(connection)
-            if released:
-                log.info("took back %d deliveries left in flight by the previous run", released)
+            take_back(self.engine)
         super().start()
         self.pruner.start()
 

@@ -8,7 +8,6 @@ delivery log's (``syndicator.push.history``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -46,8 +45,6 @@ def fan_out(connection: Connection, new: Sequence[tuple[int, Event]], now: datet
     chosen = subs.list_all(connection, enabled_only=True)
     rows: list[dict[str, Any]] = []
     for event_id, event in new:
-        extension = json.loads(event.data).get("_syndicator", {})
-        categories, tags = extension.get("categories", []), extension.get("tags", [])
         rows.extend(
             pending(
                 message_id(event_id, subscription.id),
@@ -56,7 +53,7 @@ def fan_out(connection: Connection, new: Sequence[tuple[int, Event]], now: datet
                 subscription_id=subscription.id,
             )
             for subscription in chosen
-            if subscription.wants(event.type, categories, tags)
+            if subscription.wants(event.type, event.categories, event.tags)
         )
     if rows:
         connection.execute(insert(deliveries), rows)

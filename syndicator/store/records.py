@@ -50,12 +50,16 @@ class ItemRecord:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """An event found by a scan, before the store gives it an id (then a ``StoredEvent``)."""
+    """An event found by a scan, before the store gives it an id (then a ``StoredEvent``).
+    ``categories`` and ``tags`` are the slugs in ``data``'s ``_syndicator``, kept apart so
+    that the fan-out matches subscriptions without reading ``data`` back."""
 
     type: EventType
     key: str
     item_id: str
     data: str
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,10 +57,18 @@ class _Changes(FileSystemEventHandler):
 
 
 class Worker:
-    """The roles of one ``syndicator run`` process: scanning, delivering, or both."""
+    """The roles of one process: scanning, delivering or serving (``run --role all`` gives
+    each its own process: ``worker.supervisor``). ``wake`` tells a deliverer in another
+    process that deliveries were queued."""
 
     def __init__(
-        self, config: Config, engine: Engine, *, role: Role = Role.ALL, clock: Clock = system_clock
+        self,
+        config: Config,
+        engine: Engine,
+        *,
+        role: Role = Role.ALL,
+        clock: Clock = system_clock,
+        wake: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.engine = engine
@@ -68,13 +76,11 @@ class Worker:
         self.scans = role.scans
         self.pipeline = announcing_pipeline(config, engine)
         self.lock = ScannerLock(engine)
-        sole = role == Role.ALL and engine.dialect.name == "sqlite"
-        self.deliverer = Deliverer(config, engine, sole_deliverer=sole) if role.delivers else None
+        self.deliverer = Deliverer(config, engine) if role.delivers else None
+        self._queued = self.deliverer.wake if self.deliverer else wake
         self.server = (
             Server(
-                create_app(
-                    config, engine, on_change=self.deliverer.wake if self.deliverer else None
-                ),
+                create_app(config, engine, on_change=self._queued),
                 host=config.server.host,
                 port=config.server.port,
             )
@@ -156,8 +162,8 @@ class Worker:
             except Exception:
                 log.exception("scan failed; the next one will try again")
                 return None
-        if (result.events or result.distributions) and self.deliverer is not None:
-            self.deliverer.wake()
+        if (result.events or result.distributions) and self._queued is not None:
+            self._queued()
         if result.parsed:
             for problem in result.problems:
                 log.warning("%s", problem)

@@ -203,3 +203,52 @@ def test_a_scan_that_fails_part_way_is_redone_by_the_next(
     result = scanner.scan(at(2))
     assert [e.type for e in result.events] == ["item.published"]
     assert _site_ids(tmp_path) == ["https://example.org/posts/p/"]
+
+
+def test_a_filtered_subscription_gets_the_withdrawal_of_what_it_was_sent(
+    content, tmp_path, store_url
+):
+    """The fan-out matches on the slugs an event carries: an item's own when it is visible,
+    those of its last announced version when it is withdrawn (made a draft, or deleted)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from syndicator.push import subscriptions as subs
+    from syndicator.store.schema import deliveries, events
+
+    scanner = _scanner(content, tmp_path, store_url)
+    scanner.scan(at(0))
+    wanted = {}
+    with scanner.store.begin() as connection:
+        for category in ("news", "sport"):
+            subscription = subs.new_subscription(
+                f"http://127.0.0.1:9/{category}",
+                allow_private=True,
+                categories=[category],
+                event_types=["item.published", "item.unpublished"],
+                now=datetime.now(UTC),
+            )
+            subs.add(connection, subscription)
+            wanted[subscription.id] = category
+    for name in ("draft", "gone"):
+        (content / f"{name}.md").write_text(document(name, extra="categories: [News]\n"))
+    scanner.scan(at(1))
+    (content / "draft.md").write_text(
+        document("draft", extra="categories: [Sport]\npublished: false\n")
+    )
+    (content / "gone.md").unlink()
+    scanner.scan(at(2))
+
+    with scanner.store.connect() as connection:
+        rows = connection.execute(
+            select(deliveries.c.subscription_id, events.c.type, events.c.item_key).join(
+                events, deliveries.c.event_id == events.c.id
+            )
+        ).all()
+    assert sorted((wanted[r.subscription_id], r.type, r.item_key) for r in rows) == [
+        ("news", "item.published", "_posts/draft.md"),
+        ("news", "item.published", "_posts/gone.md"),
+        ("news", "item.unpublished", "_posts/draft.md"),
+        ("news", "item.unpublished", "_posts/gone.md"),
+    ]

@@ -1,9 +1,11 @@
 """``syndicator run`` never forks once its threads run, and keeps up with edits.
 
-The worker runs as a real process with every role (HTTP server, deliverer, scheduler, watcher)
-on a 1,000-document folder, with ``SYNDICATOR_CHECK_FORKS=1``: an audit hook then refuses any
-``os.fork`` made while another thread is alive, anywhere in the process, and the scan that
-tried it fails loudly. Parallel stages are forced for every scan (``INLINE_BELOW = 1``), so
+The worker runs as a real process in the role that forks, the scanner (its scheduler and
+watcher threads; ``--role all`` runs this very process as a child, beside the server and the
+deliverer in processes of their own), on a 1,000-document folder, with
+``SYNDICATOR_CHECK_FORKS=1``: an audit hook then refuses any ``os.fork`` made while another
+thread is alive, anywhere in the process, and the scan that tried it fails loudly. Parallel
+stages are forced for every scan (``INLINE_BELOW = 1``, set in this very process), so
 each of the 100 rounds of edits (two files, the second written while the first one's scan
 renders) goes through worker processes. Each round waits for both new titles in the feed: a
 hang would stop the test there (pytest-timeout).
@@ -61,10 +63,10 @@ def _wait(condition, process: subprocess.Popen[str], log: Path) -> None:
 
 
 def test_run_never_forks_after_threads_start_and_never_hangs(site: Path):
-    log = site / "worker.log"
+    log, config = site / "worker.log", site / "syndicator.toml"
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-c", LAUNCH, "run", "--config", str(site / "syndicator.toml")],
+            [sys.executable, "-c", LAUNCH, "run", "--role", "scanner", "--config", str(config)],
             cwd=site,
             stderr=sink,
             text=True,
