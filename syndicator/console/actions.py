@@ -3,7 +3,6 @@ same action; every form is checked for its session and CSRF token before anythin
 After a change the browser is sent back to a page (303) that says what was done, so reloading
 it changes nothing; only a new secret is shown in the answer itself, once."""
 
-
 from datetime import UTC, datetime
 from typing import Annotated
 

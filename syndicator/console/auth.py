@@ -1,7 +1,6 @@
 """Signing in and out of the console, and its stylesheets (the only routes open without a
 session, with the sign-in form)."""
 
-
 import secrets
 from typing import Annotated
 

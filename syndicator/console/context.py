@@ -1,7 +1,6 @@
 """What every console route shares: the service's parts, the session check and the checked
 form."""
 
-
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime

@@ -5,7 +5,6 @@ store pages by one (``before``/``after``: rows added meanwhile never shift a pag
 where the API does too (items, feeds).
 """
 
-
 import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any

@@ -214,13 +214,26 @@ def counts_since(connection: Connection, since: datetime) -> dict[DeliveryStatus
 def last_settled(
     connection: Connection, subscription_id: str
 ) -> dict[DeliveryStatus, datetime | None]:
-    """When the subscription's newest delivered and newest failed deliveries were made."""
-    found: dict[DeliveryStatus, datetime | None] = {}
-    for status in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
-        found[status] = connection.execute(
-            select(deliveries.c.created_at)
-            .where(deliveries.c.subscription_id == subscription_id, deliveries.c.status == status)
-            .order_by(deliveries.c.id.desc())
-            .limit(1)
+    """When the subscription last had a delivery accepted, and when the last attempt of its
+    newest failed delivery was made."""
+    newest = (
+        select(deliveries.c.id, deliveries.c.delivered_at)
+        .where(
+            deliveries.c.subscription_id == subscription_id, deliveries.c.status == bindparam("s")
+        )
+        .order_by(deliveries.c.id.desc())
+        .limit(1)
+    )
+    delivered = connection.execute(newest, {"s": DeliveryStatus.DELIVERED}).first()
+    failed = connection.execute(newest, {"s": DeliveryStatus.FAILED}).first()
+    failed_at = None
+    if failed is not None:
+        failed_at = connection.execute(
+            select(func.max(delivery_attempts.c.attempted_at)).where(
+                delivery_attempts.c.delivery_id == failed.id
+            )
         ).scalar()
-    return found
+    return {
+        DeliveryStatus.DELIVERED: delivered.delivered_at if delivered else None,
+        DeliveryStatus.FAILED: failed_at,
+    }

@@ -257,7 +257,9 @@ def api_router(
     @router.get("/websub/subscriptions", tags=["websub"])
     def list_websub_subscriptions(connection: Store) -> list[WebSubSubscriptionOut]:
         """WebSub subscriptions in force (made through ``POST /hub``), without their secrets."""
-        return [WebSubSubscriptionOut(**s) for s in subscribers.active(connection, datetime.now(UTC))]
+        return [
+            WebSubSubscriptionOut(**s) for s in subscribers.active(connection, datetime.now(UTC))
+        ]
 
     @router.get("/items", tags=["items"])
     def list_items(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,14 @@ class Console:
         )
         assert answer.status_code == 303, answer.text
         return client, csrf_of(client.get("/console/").text)
+
+    @contextmanager
+    def session(self) -> Iterator[tuple[httpx.Client, str]]:
+        client, csrf = self.signed_in()
+        try:
+            yield client, csrf
+        finally:
+            client.close()
 
     def tab(self, browser: Browser) -> tuple[BrowserContext, Page]:
         context = browser.new_context(base_url=self.url, viewport={"width": 1280, "height": 900})
@@ -82,4 +91,4 @@ def contexts(browser: Browser) -> Iterator[Callable[[Console], tuple[BrowserCont
         context.close()
 
 
-__all__ += ["Console", "SCREENSHOTS", "csrf_of", "console", "contexts"]
+__all__ += ["SCREENSHOTS", "Console", "console", "contexts", "csrf_of"]
