@@ -79,7 +79,7 @@ def _check(page, what: str) -> None:
 
 
 def test_the_console_speaks_french(filled, browser):
-    console, subscription_id, delivery_id = filled
+    console, _, delivery_id = filled
     context = browser.new_context(base_url=console.url, locale="fr-FR")
     try:
         page = context.new_page()
