@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from sqlalchemy import Connection
 from starlette.responses import Response
 
 from syndicator.console import sessions
@@ -248,14 +249,14 @@ def router(console: Console) -> APIRouter:
     return routes
 
 
-def _subscription(connection: Any, subscription_id: str) -> subs.Subscription:
+def _subscription(connection: Connection, subscription_id: str) -> subs.Subscription:
     found = subs.get(connection, subscription_id)
     if found is None:
         raise HTTPException(404, f"no subscription {subscription_id}")
     return found
 
 
-def _choices(console: Console, connection: Any) -> dict[str, Any]:
+def _choices(console: Console, connection: Connection) -> dict[str, Any]:
     """What a subscription may be filtered on, as the form offers it."""
     return {
         "event_types": EVENT_TYPES,

@@ -87,12 +87,10 @@ def csrf_ok(expected: str, given: str | None) -> bool:
 
 class Throttle:
     """Failed sign-ins per client address over a sliding window, in this process (each web
-    process counts its own: a guesser gets that many tries per process and minute)."""
+    process counts its own: a guesser gets that many tries per process and window)."""
 
     def __init__(
-        self,
-        attempts: int = SIGN_IN_ATTEMPTS,
-        window: float = SIGN_IN_WINDOW_SECONDS,
+        self, attempts: int = SIGN_IN_ATTEMPTS, window: float = SIGN_IN_WINDOW_SECONDS
     ) -> None:
         self.attempts = attempts
         self.window = window
@@ -105,14 +103,21 @@ class Throttle:
 
     def failed(self, client: str) -> None:
         with self._lock:
-            self._recent(client).append(time.monotonic())
+            if len(self._failures) > FORGET_PAST:
+                for other in list(self._failures):
+                    self._recent(other)
+            self._failures.setdefault(client, deque()).append(time.monotonic())
 
     def _recent(self, client: str) -> deque[float]:
-        failures = self._failures.setdefault(client, deque())
-        while failures and failures[0] <= time.monotonic() - self.window:
+        """The client's failures still in the window; a client with none is forgotten."""
+        failures = self._failures.get(client, deque())
+        cutoff = time.monotonic() - self.window
+        while failures and failures[0] <= cutoff:
             failures.popleft()
         if not failures:
-            # Forget quiet clients, so the table stays as small as the guessing going on.
-            del self._failures[client]
-            failures = self._failures.setdefault(client, deque())
+            self._failures.pop(client, None)
         return failures
+
+
+FORGET_PAST = 10_000
+"""Clients remembered before those whose failures are all old are swept out."""
