@@ -6,18 +6,22 @@ it changes nothing; only a new secret is shown in the answer itself, once."""
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
-from sqlalchemy import Connection
+from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
-from syndicator.console.context import PREFIX, Console, Form, posted_by
+from syndicator.console.context import (
+    PREFIX,
+    Console,
+    Form,
+    RowId,
+    SubscriptionId,
+    found_subscription,
+    posted_by,
+)
 from syndicator.console.render import HEADERS
 from syndicator.push import history, outbox
 from syndicator.push import subscriptions as subs
 from syndicator.push.guard import TargetRefused
-
-SubscriptionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
-DeliveryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def router(console: Console) -> APIRouter:
@@ -71,7 +75,7 @@ def router(console: Console) -> APIRouter:
             "event_types": form.all("event_types"),
         }
         with console.engine.begin() as connection:
-            current = _found(connection, subscription_id)
+            current = found_subscription(connection, subscription_id)
             try:
                 changed = subs.edited(current, changes, enable=False, allow_private=allow_private)
             except (ValueError, TargetRefused) as error:
@@ -82,14 +86,14 @@ def router(console: Console) -> APIRouter:
     @routes.post("/subscriptions/{subscription_id}/disable")
     def disable(form: Posted, subscription_id: SubscriptionId) -> Response:
         with console.engine.begin() as connection:
-            _found(connection, subscription_id)
+            found_subscription(connection, subscription_id)
             subs.disable(connection, subscription_id, "disabled in the console")
         return _back(subscription_id, "disabled")
 
     @routes.post("/subscriptions/{subscription_id}/enable")
     def enable(form: Posted, subscription_id: SubscriptionId) -> Response:
         with console.engine.begin() as connection:
-            current = _found(connection, subscription_id)
+            current = found_subscription(connection, subscription_id)
             subs.save(
                 connection,
                 subs.edited(current, {}, enable=True, allow_private=allow_private),
@@ -102,7 +106,7 @@ def router(console: Console) -> APIRouter:
             secret = subs.rotate(connection, subscription_id)
             if secret is None:
                 raise HTTPException(404, f"no subscription {subscription_id}")
-            found = _found(connection, subscription_id)
+            found = found_subscription(connection, subscription_id)
         return console.views.page(
             request,
             "secret.html",
@@ -115,7 +119,7 @@ def router(console: Console) -> APIRouter:
     @routes.post("/subscriptions/{subscription_id}/test")
     def test(form: Posted, subscription_id: SubscriptionId) -> Response:
         with console.engine.begin() as connection:
-            _found(connection, subscription_id)
+            found_subscription(connection, subscription_id)
             delivery_id = outbox.send_test(connection, subscription_id, console.clock())
         console.changed()
         return _see(f"{PREFIX}/deliveries/{delivery_id}?done=test")
@@ -134,7 +138,7 @@ def router(console: Console) -> APIRouter:
         except ValueError as error:
             return refused(request, form, str(error))
         with console.engine.begin() as connection:
-            _found(connection, subscription_id)
+            found_subscription(connection, subscription_id)
             count = history.replay_failed(
                 connection, subscription_id, since, until, console.clock()
             )
@@ -148,7 +152,7 @@ def router(console: Console) -> APIRouter:
         )
 
     @routes.post("/deliveries/{delivery_id}/replay")
-    def replay(request: Request, form: Posted, delivery_id: DeliveryId) -> Response:
+    def replay(request: Request, form: Posted, delivery_id: RowId) -> Response:
         with console.engine.begin() as connection:
             why = history.replay(connection, delivery_id, console.clock())
         if why is not None:
@@ -157,13 +161,6 @@ def router(console: Console) -> APIRouter:
         return _see(f"{PREFIX}/deliveries/{delivery_id}?done=replayed")
 
     return routes
-
-
-def _found(connection: Connection, subscription_id: str) -> subs.Subscription:
-    found = subs.get(connection, subscription_id)
-    if found is None:
-        raise HTTPException(404, f"no subscription {subscription_id}")
-    return found
 
 
 def _utc(value: str) -> datetime:

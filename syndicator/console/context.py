@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import Depends, Request
-from sqlalchemy import Engine
-from starlette.exceptions import HTTPException
+from fastapi import Depends, HTTPException, Path, Request
+from sqlalchemy import Connection, Engine
 
 from syndicator.config import Config
 from syndicator.console import sessions
 from syndicator.console.catalog import FeedCatalog
 from syndicator.console.render import Views
+from syndicator.push import subscriptions as subs
 from syndicator.push.websub import Topics
 
 PREFIX = "/console"
@@ -93,3 +93,16 @@ def posted_by(console: Console) -> Callable[..., object]:
         return form
 
     return checked
+
+
+SubscriptionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+"""Path parameters as the API takes them."""
+
+
+def found_subscription(connection: Connection, subscription_id: str) -> subs.Subscription:
+    """The subscription, or a 404 page."""
+    found = subs.get(connection, subscription_id)
+    if found is None:
+        raise HTTPException(404, f"no subscription {subscription_id}")
+    return found

@@ -9,12 +9,18 @@ import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import Connection
 from starlette.responses import Response
 
 from syndicator.console import sessions
-from syndicator.console.context import Console, session_of
+from syndicator.console.context import (
+    Console,
+    RowId,
+    SubscriptionId,
+    found_subscription,
+    session_of,
+)
 from syndicator.console.render import Cursor, next_link, with_param
 from syndicator.push import history, subscribers
 from syndicator.push import subscriptions as subs
@@ -25,7 +31,6 @@ from syndicator.store.records import EVENT_TYPES
 PAGE = 50
 ATTENTION = 20
 Start = Annotated[int, Query(ge=0, le=2**31 - 1)]
-SubscriptionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$")]
 ITEM_STATES = ("published", "scheduled", "draft", "unpublished")
 
 
@@ -101,7 +106,7 @@ def router(console: Console) -> APIRouter:
         before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     ) -> Response:
         with engine.connect() as connection:
-            found = _subscription(connection, subscription_id)
+            found = found_subscription(connection, subscription_id)
             shown = history.list_deliveries(
                 connection, status=status, limit=PAGE, before=before, subscription_id=found.id
             )
@@ -125,7 +130,7 @@ def router(console: Console) -> APIRouter:
         request: Request, session: Session, subscription_id: SubscriptionId
     ) -> Response:
         with engine.connect() as connection:
-            found = _subscription(connection, subscription_id)
+            found = found_subscription(connection, subscription_id)
         return views.page(request, "delete.html", csrf=session.csrf, sub=found)
 
     @routes.get("/deliveries")
@@ -151,7 +156,7 @@ def router(console: Console) -> APIRouter:
     def delivery(
         request: Request,
         session: Session,
-        delivery_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+        delivery_id: RowId,
     ) -> Response:
         with engine.connect() as connection:
             found = history.find(connection, delivery_id)
@@ -247,13 +252,6 @@ def router(console: Console) -> APIRouter:
         )
 
     return routes
-
-
-def _subscription(connection: Connection, subscription_id: str) -> subs.Subscription:
-    found = subs.get(connection, subscription_id)
-    if found is None:
-        raise HTTPException(404, f"no subscription {subscription_id}")
-    return found
 
 
 def _choices(console: Console, connection: Connection) -> dict[str, Any]:

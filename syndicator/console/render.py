@@ -12,13 +12,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from babel import negotiate_locale
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from syndicator.config import Config
 from syndicator.console.labels import CONSOLE_LABELS
 from syndicator.pages.labels import Labels, ui_language
+from syndicator.pages.render import template_files
 
 ASSETS = {
     "feeds.css": files("syndicator.pages") / "static" / "feeds.css",
@@ -48,15 +50,9 @@ class Views:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.default_lang = ui_language(config.site.language)
-        self.env = Environment(
-            loader=PackageLoader("syndicator.console", "templates"),
-            autoescape=select_autoescape(default=True),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-        )
+        self.env = template_files("syndicator.console")
         self.env.globals.update(site_title=config.site.title, when=datetime.fromisoformat)
+        self.env.filters.update(labelled=_labelled, state_label=_state_label, pair=_pair)
 
     def labels(self, request: Request) -> Labels:
         """The reader's language when the console speaks it (Accept-Language), else the
@@ -91,6 +87,25 @@ class Views:
             **context,
         )
         return HTMLResponse(body, status_code=status, headers=HEADERS)
+
+
+@pass_context
+def _state_label(context: Context, state: str) -> str:
+    """A delivery's or an item's state in the reader's words (as stored when there are none)."""
+    labels: Labels = context["t"]
+    key = f"st_{state}"
+    return str(labels(key)) if key in labels.table[labels.lang] else state
+
+
+@pass_context
+def _labelled(context: Context, state: str) -> tuple[str, str]:
+    """A state as a filter's option: its value and its words."""
+    return state, _state_label(context, state)
+
+
+def _pair(value: str) -> tuple[str, str]:
+    """A value that is its own label, as a filter's option."""
+    return value, value
 
 
 DONE = frozenset(
