@@ -4,7 +4,7 @@ After a change the browser is sent back to a page (303) that says what was done,
 it changes nothing; only a new secret is shown in the answer itself, once."""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import RedirectResponse, Response
@@ -43,13 +43,7 @@ def router(console: Console) -> APIRouter:
     def create(request: Request, form: Posted) -> Response:
         try:
             created = subs.new_subscription(
-                form.get("url").strip(),
-                categories=form.all("categories"),
-                tags=form.all("tags"),
-                event_types=form.all("event_types"),
-                description=form.get("description"),
-                allow_private=allow_private,
-                now=console.clock(),
+                **_fields(form), allow_private=allow_private, now=console.clock()
             )
         except (ValueError, TargetRefused) as error:
             return refused(request, form, str(error))
@@ -67,17 +61,12 @@ def router(console: Console) -> APIRouter:
 
     @routes.post("/subscriptions/{subscription_id}/edit")
     def edit(request: Request, form: Posted, subscription_id: SubscriptionId) -> Response:
-        changes = {
-            "url": form.get("url").strip(),
-            "description": form.get("description"),
-            "categories": form.all("categories"),
-            "tags": form.all("tags"),
-            "event_types": form.all("event_types"),
-        }
         with console.engine.begin() as connection:
             current = found_subscription(connection, subscription_id)
             try:
-                changed = subs.edited(current, changes, enable=False, allow_private=allow_private)
+                changed = subs.edited(
+                    current, _fields(form), enable=False, allow_private=allow_private
+                )
             except (ValueError, TargetRefused) as error:
                 return refused(request, form, str(error))
             subs.save(connection, changed)
@@ -161,6 +150,17 @@ def router(console: Console) -> APIRouter:
         return _see(f"{PREFIX}/deliveries/{delivery_id}?done=replayed")
 
     return routes
+
+
+def _fields(form: Form) -> dict[str, Any]:
+    """A subscription's fields as its create and edit forms post them."""
+    return {
+        "url": form.get("url").strip(),
+        "description": form.get("description"),
+        "categories": form.all("categories"),
+        "tags": form.all("tags"),
+        "event_types": form.all("event_types"),
+    }
 
 
 def _utc(value: str) -> datetime:

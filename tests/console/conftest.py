@@ -30,7 +30,12 @@ class Console:
     url: str
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=120, follow_redirects=False)
+        return httpx.Client(
+            base_url=self.url,
+            timeout=120,
+            follow_redirects=False,
+            headers={"Accept-Language": "en"},
+        )
 
     def signed_in(self, token: str = TOKEN) -> tuple[httpx.Client, str]:
         """A client with a session, and its CSRF token."""

@@ -180,7 +180,7 @@ def test_the_secret_is_shown_once(console):
 
 
 def test_html_in_an_address_or_a_reply_is_shown_as_text(console, contexts, endpoint):
-    reply = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>"
+    reply = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
     receiver = endpoint(lambda _hit, _n: (500, {"Content-Type": "text/html"}, reply.encode()))
     hostile = receiver.url("/hook?<script>window.__pwned=3</script>")
     _, page = contexts(console)
