@@ -146,12 +146,13 @@ class Labels:
         return _time_element(moment, self.timezone, self.lang)
 
     def instant(self, moment: datetime | None) -> Markup:
-        """``<time>``: the day and time to the second, in the site's time zone; a dash when
-        there is none."""
+        """``<time>``: the day and time to the second, in the site's time zone and named so;
+        a dash when there is none."""
         if moment is None:
             return Markup("–")
         local = moment.astimezone(self.timezone)
         shown = format_datetime(local, "medium", tzinfo=self.timezone, locale=self.lang)
+        shown += f" {local.tzname()}"
         return Markup(f'<time datetime="{local.isoformat()}">{escape(shown)}</time>')
 
     def number(self, n: float) -> str:
