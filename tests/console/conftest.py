@@ -14,11 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from contracts.conftest import TOKEN, Site, endpoint, site, wait_until
+from contracts.conftest import TOKEN, Site, any_site, endpoint, site, wait_until
 from pages.conftest import browser
 from playwright.sync_api import Browser, BrowserContext, Page
 
-__all__ = ["TOKEN", "Site", "browser", "endpoint", "site", "wait_until"]
+__all__ = ["TOKEN", "Site", "any_site", "browser", "endpoint", "site", "wait_until"]
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -73,13 +73,23 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-@pytest.fixture
-def console(site: Site) -> Iterator[Console]:
-    """A worker (role all) on a site with two tagged documents, its console signed out."""
+def _started(site: Site) -> Console:
     site.write("base.md", "Base", tags="[Open Data]")
     site.write("other.md", "Other", tags="[Elsewhere]")
     site.run()
-    yield Console(site, site.served_at())
+    return Console(site, site.served_at())
+
+
+@pytest.fixture
+def console(site: Site) -> Console:
+    """A worker (role all) on a site with two tagged documents, its console signed out."""
+    return _started(site)
+
+
+@pytest.fixture
+def any_console(any_site: Site) -> Console:
+    """The same, on SQLite and on PostgreSQL."""
+    return _started(any_site)
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ def _subscription(console, subscription_id: str):
     return row
 
 
-def test_edit_disable_enable_and_delete(console):
+def test_edit_disable_enable_and_delete(any_console):
+    console = any_console
     subscription_id = console.site.subscribe("http://127.0.0.1:9/hook")
     page = f"/console/subscriptions/{subscription_id}"
     with console.session() as (client, csrf):
@@ -52,7 +53,8 @@ def test_edit_disable_enable_and_delete(console):
         assert client.get(page).status_code == 404
 
 
-def test_replay_failed_takes_the_period_asked_for(console, closed_port):
+def test_replay_failed_takes_the_period_asked_for(any_console, closed_port):
+    console = any_console
     subscription_id = console.site.subscribe(f"http://127.0.0.1:{closed_port}/hook")
     for n in range(3):
         console.site.write(f"down{n}.md", f"Down {n}")
