@@ -19,7 +19,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syndicator.config import Config
@@ -86,12 +86,13 @@ def create_app(
         console = console_app(config, engine, topics, on_change=on_change, clock=clock)
         app.mount(CONSOLE, console, name="console")
     static = feed_files_app(output_dir, base_url=config.base_url, hub_url=config.hub_url)
-    app.router.default = _api_or(static)
+    app.router.default = _api_or(static, console_on=bool(config.server.api_token))
     return app
 
 
-def _api_or(static: ASGIApp) -> ASGIApp:
-    """The feed files for whatever no route claimed, but a problem for unknown ``/api`` paths."""
+def _api_or(static: ASGIApp, *, console_on: bool) -> ASGIApp:
+    """The feed files for whatever no route claimed, but a problem for unknown ``/api`` paths
+    and never a file for a ``/console`` path."""
 
     async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/api/"):
@@ -99,8 +100,14 @@ def _api_or(static: ASGIApp) -> ASGIApp:
             await missing(scope, receive, send)
             return
         if scope["type"] == "http" and (scope["path"] + "/").startswith(CONSOLE + "/"):
-            # No API token, no console: not even its sign-in form is there.
-            await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+            # The mount takes /console/…; /console alone leads there. No API token, no
+            # console: not even its sign-in form is there.
+            answer = (
+                RedirectResponse(CONSOLE + "/", status_code=308)
+                if console_on
+                else PlainTextResponse("Not Found", status_code=404)
+            )
+            await answer(scope, receive, send)
             return
         await static(scope, receive, send)
 
