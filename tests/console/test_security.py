@@ -72,7 +72,7 @@ def test_every_route_without_a_session_leads_to_the_sign_in_form(console):
             answer = client.request(method, _concrete(path, subscription_id), data={"csrf": "x"})
             assert answer.status_code == 303, (method, path)
             assert answer.headers["location"].startswith("/console/sign-in?next="), (method, path)
-        assert client.get("/console").headers["location"] == "/console/"
+        assert client.get("/console").headers["location"].endswith("/console/")
         # Someone else's cookie value is no session either.
         client.cookies.set("syndicator_console", "forged", path="/console")
         assert client.get("/console/").status_code == 303
