@@ -28,6 +28,7 @@ STAGES: list[tuple[str, ...]] = [
     ("syndicator.engine",),
     ("syndicator.push",),
     ("syndicator.announce",),
+    ("syndicator.console",),
     ("syndicator.web",),
     ("syndicator.worker",),
     ("syndicator.cli", "syndicator.__main__"),

@@ -8,12 +8,12 @@ table could say (French: « 0 article », English: "0 articles").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from functools import lru_cache
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from markupsafe import Markup, escape
 
@@ -116,21 +116,26 @@ def ui_language(site_language: str) -> str:
     return primary if primary in LABELS else FALLBACK
 
 
+Table = dict[str, dict[str, str | dict[str, str]]]
+
+
 @dataclass(frozen=True)
 class Labels:
-    """The words of one language, and its way of writing dates and counts."""
+    """The words of one language, and its way of writing dates and counts; ``table`` is the
+    feed pages' own unless another part (the console) brings a larger one."""
 
     lang: str
     timezone: tzinfo
+    table: Table = field(default_factory=lambda: LABELS)
 
     def __call__(self, key: str, **values: object) -> Markup:
         """The label, its placeholders filled with escaped values (or markup given as such)."""
-        text = LABELS[self.lang][key]
+        text = self.table[self.lang][key]
         assert isinstance(text, str), key
         return Markup(text).format(**values)
 
     def count(self, key: str, n: int) -> str:
-        forms = LABELS[self.lang][key]
+        forms = self.table[self.lang][key]
         assert isinstance(forms, dict), key
         form = _locale(self.lang).plural_form(n)
         return forms.get(form, forms["other"]).format(n=_number(n, self.lang))
@@ -139,6 +144,19 @@ class Labels:
         """``<time>``: the day in words, in the site's time zone (the day an article appeared
         there), and the moment for machines."""
         return _time_element(moment, self.timezone, self.lang)
+
+    def instant(self, moment: datetime | None) -> Markup:
+        """``<time>``: the day and time to the second, in the site's time zone and named so;
+        a dash when there is none."""
+        if moment is None:
+            return Markup("–")
+        local = moment.astimezone(self.timezone)
+        shown = format_datetime(local, "medium", tzinfo=self.timezone, locale=self.lang)
+        shown += f" {local.tzname()}"
+        return Markup(f'<time datetime="{local.isoformat()}">{escape(shown)}</time>')
+
+    def number(self, n: float) -> str:
+        return format_decimal(n, locale=self.lang)
 
 
 @lru_cache(maxsize=8)

@@ -65,6 +65,19 @@ class Row:
     updated: datetime | None
 
 
+def template_files(package: str) -> Environment:
+    """The templates in ``package``'s ``templates`` folder: everything escaped unless marked
+    safe, a missing value an error, never reloaded."""
+    return Environment(
+        loader=PackageLoader(package, "templates"),
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+
+
 class PageRenderer:
     """Fills the templates; built once per renderer, and again in each worker process."""
 
@@ -76,14 +89,7 @@ class PageRenderer:
         self.readers = dict(config.pages.readers)
         self.labels = Labels(ui_language(config.site.language), config.tz)
         self.api = f"{self.site.base_url}/openapi.json" if config.server.api_token else None
-        self.env = Environment(
-            loader=PackageLoader("syndicator.pages", "templates"),
-            autoescape=select_autoescape(default=True),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-        )
+        self.env = template_files("syndicator.pages")
         self.env.globals.update(t=self.labels, site=self.site, content_lang=config.site.language)
         self.env.filters["breakable"] = _breakable
 

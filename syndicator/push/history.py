@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from syndicator.push.queue import endpoints
 from syndicator.push.status import UNSETTLED, DeliveryKind, DeliveryStatus
@@ -28,6 +28,7 @@ class AttemptView:
     status: int | None
     duration_ms: float
     error: str | None
+    reply: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +60,11 @@ def list_deliveries(
     limit: int = DEFAULT_PAGE,
     before: int | None = None,
     delivery_id: int | None = None,
+    subscription_id: str | None = None,
 ) -> list[DeliveryView]:
     """A page of deliveries, newest first: those with an id below ``before`` (the last id of
-    the previous page), so rows added meanwhile never shift a page."""
+    the previous page), so rows added meanwhile never shift a page; all of them, or one
+    webhook subscription's."""
     query = (
         select(
             deliveries,
@@ -79,6 +82,8 @@ def list_deliveries(
         query = query.where(deliveries.c.id < before)
     if delivery_id is not None:
         query = query.where(deliveries.c.id == delivery_id)
+    if subscription_id is not None:
+        query = query.where(deliveries.c.subscription_id == subscription_id)
     rows = connection.execute(query).all()
     logs: dict[int, list[AttemptView]] = {}
     if rows:
@@ -89,7 +94,11 @@ def list_deliveries(
         ):
             logs.setdefault(a.delivery_id, []).append(
                 AttemptView(
-                    a.attempted_at.isoformat(), a.status_code, round(a.duration_ms, 1), a.error
+                    a.attempted_at.isoformat(),
+                    a.status_code,
+                    round(a.duration_ms, 1),
+                    a.error,
+                    a.reply,
                 )
             )
     return [_view(row, tuple(logs.get(row.id, ()))) for row in rows]
@@ -146,9 +155,85 @@ def replay(connection: Connection, delivery_id: int, now: datetime) -> str | Non
         return f"its subscription is disabled ({row.disabled_reason})"
     if row.status in UNSETTLED:
         return f"delivery {delivery_id} is already {row.status}"
-    connection.execute(
-        update(deliveries)
-        .where(deliveries.c.id == delivery_id)
-        .values(status=DeliveryStatus.PENDING, next_attempt_at=now, lease_until=None)
-    )
+    connection.execute(_REQUEUE.where(deliveries.c.id == delivery_id), {"now": now})
     return None
+
+
+_REQUEUE = update(deliveries).values(
+    status=DeliveryStatus.PENDING, next_attempt_at=bindparam("now"), lease_until=None
+)
+
+
+def replay_failed(
+    connection: Connection, subscription_id: str, since: datetime, until: datetime, now: datetime
+) -> int:
+    """Queue again every failed delivery of a webhook subscription created in [since, until),
+    each with its own ``webhook-id``; how many. A disabled subscription's are left as they are
+    (``replay`` says why)."""
+    enabled = connection.execute(
+        select(subscriptions.c.enabled).where(subscriptions.c.id == subscription_id)
+    ).scalar()
+    if not enabled:
+        return 0
+    return int(
+        connection.execute(
+            _REQUEUE.where(
+                deliveries.c.subscription_id == subscription_id,
+                deliveries.c.status == DeliveryStatus.FAILED,
+                deliveries.c.created_at >= since,
+                deliveries.c.created_at < until,
+            ),
+            {"now": now},
+        ).rowcount
+    )
+
+
+def queue_depth(connection: Connection, now: datetime) -> int:
+    """Deliveries due and not yet taken: a value that keeps growing means too few deliverers."""
+    return int(
+        connection.execute(
+            select(func.count()).where(
+                deliveries.c.status == DeliveryStatus.PENDING, deliveries.c.next_attempt_at <= now
+            )
+        ).scalar_one()
+    )
+
+
+def counts_since(connection: Connection, since: datetime) -> dict[DeliveryStatus, int]:
+    """Deliveries made since ``since``, by status."""
+    return {
+        DeliveryStatus(status): count
+        for status, count in connection.execute(
+            select(deliveries.c.status, func.count())
+            .where(deliveries.c.created_at >= since)
+            .group_by(deliveries.c.status)
+        )
+    }
+
+
+def last_settled(
+    connection: Connection, subscription_id: str
+) -> dict[DeliveryStatus, datetime | None]:
+    """When the subscription last had a delivery accepted, and when the last attempt of its
+    newest failed delivery was made."""
+    newest = (
+        select(deliveries.c.id, deliveries.c.delivered_at)
+        .where(
+            deliveries.c.subscription_id == subscription_id, deliveries.c.status == bindparam("s")
+        )
+        .order_by(deliveries.c.id.desc())
+        .limit(1)
+    )
+    delivered = connection.execute(newest, {"s": DeliveryStatus.DELIVERED}).first()
+    failed = connection.execute(newest, {"s": DeliveryStatus.FAILED}).first()
+    failed_at = None
+    if failed is not None:
+        failed_at = connection.execute(
+            select(func.max(delivery_attempts.c.attempted_at)).where(
+                delivery_attempts.c.delivery_id == failed.id
+            )
+        ).scalar()
+    return {
+        DeliveryStatus.DELIVERED: delivered.delivered_at if delivered else None,
+        DeliveryStatus.FAILED: failed_at,
+    }

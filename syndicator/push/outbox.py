@@ -16,7 +16,7 @@ from sqlalchemy import Connection, insert
 
 from syndicator.push import subscriptions as subs
 from syndicator.push.status import DeliveryStatus
-from syndicator.store.records import Event
+from syndicator.store.records import TEST_EVENT, Event, append_events
 from syndicator.store.schema import deliveries
 
 
@@ -58,3 +58,23 @@ def fan_out(connection: Connection, new: Sequence[tuple[int, Event]], now: datet
     if rows:
         connection.execute(insert(deliveries), rows)
     return len(rows)
+
+
+def send_test(connection: Connection, subscription_id: str, now: datetime) -> int:
+    """Queue a ``webhook.test`` event for one subscription only (whatever its filters), signed
+    and retried like any other; the delivery's id."""
+    data = json.dumps(
+        {
+            "id": f"test-{now.isoformat()}",
+            "title": "Test event",
+            "content_text": "A test event sent from the syndicator console.",
+            "_syndicator": {"test": True},
+        }
+    )
+    [event_id] = append_events(connection, [Event(TEST_EVENT, "", "", data)], now)
+    row = pending(message_id(event_id, subscription_id), now, event_id=event_id)
+    inserted = connection.execute(
+        insert(deliveries).values(**row, subscription_id=subscription_id)
+    ).inserted_primary_key
+    assert inserted is not None  # an INSERT of one row always has one
+    return int(inserted[0])

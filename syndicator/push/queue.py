@@ -313,6 +313,7 @@ def settle(
                 "duration_ms": attempt.duration_ms,
                 "error": attempt.error,
                 "outcome": attempt.outcome,
+                "reply": attempt.reply,
             }
             for r, (attempt, at) in zip(sent, attempts, strict=True)
         ],

@@ -10,7 +10,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -35,6 +35,8 @@ DEFAULT_USER_AGENT = "syndicator-push"
 # The reply is read only so that its connection can carry the next post; past this, dropping
 # the connection is cheaper than reading on.
 MAX_REPLY_BYTES = 64 * 1024
+# The start of a reply kept in the attempt log, for people reading why an endpoint refused.
+REPLY_EXCERPT_BYTES = 512
 # Endpoint hosts whose idle keep-alive connections a sender keeps (the least recently used
 # host's are closed past this); a fan-out reaches every host in turn, so this is sized for
 # hundreds of subscribers, at a socket or two each.
@@ -75,6 +77,8 @@ class Attempt:
     duration_ms: float
     error: str | None
     retry_after: float | None = None
+    reply: str | None = None
+    """The first ``REPLY_EXCERPT_BYTES`` of the body, as text (undecodable bytes replaced)."""
 
     @property
     def outcome(self) -> Outcome:
@@ -149,11 +153,12 @@ class Sender:
                     preload_content=False,
                     assert_same_host=False,
                 )
-                _drain(response)
+                head = _drain(response)
             except (HTTPError, OSError, TargetRefused) as error:
                 message = _describe(error, timeout, timed_out=watch.fired)
                 return Attempt(status=None, duration_ms=_ms_since(started), error=message)
-        return _judge(response.status, response.headers, _ms_since(started), datetime.now(UTC))
+        attempt = _judge(response.status, response.headers, _ms_since(started), datetime.now(UTC))
+        return replace(attempt, reply=head.decode("utf-8", "replace")) if head else attempt
 
     def _target(self, url: str) -> tuple[HTTPConnectionPool, str]:
         """The pool and request target of `url`; the URL is parsed once (a fan-out posts to
@@ -188,25 +193,30 @@ class Sender:
         self.close()
 
 
-def _drain(response: BaseHTTPResponse) -> None:
-    """Read a bounded reply to its end so the connection can serve the next post.
+def _drain(response: BaseHTTPResponse) -> bytes:
+    """Read a bounded reply to its end so the connection can serve the next post; its first
+    ``REPLY_EXCERPT_BYTES``.
 
     A reply cut short (too long, or stopped by the deadline) only costs the connection: the
     status line already gave the verdict.
     """
     read = 0
+    head = b""
     try:
         for chunk in response.stream(8192, decode_content=False):
+            if read < REPLY_EXCERPT_BYTES:
+                head += chunk[: REPLY_EXCERPT_BYTES - read]
             read += len(chunk)
             if read > MAX_REPLY_BYTES:
                 break
         else:
             response.release_conn()
-            return
+            return head
     except (HTTPError, OSError):
         pass
     response.close()
     response.release_conn()
+    return head
 
 
 def _judge(status: int, headers: Mapping[str, str], duration_ms: float, now: datetime) -> Attempt:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -158,11 +158,19 @@ def list_all(connection: Connection, *, enabled_only: bool = False) -> list[Subs
     return [_from_row(row) for row in connection.execute(query)]
 
 
-def page(connection: Connection, *, limit: int, before: str | None = None) -> list[Subscription]:
+def page(
+    connection: Connection,
+    *,
+    limit: int,
+    before: str | None = None,
+    enabled: bool | None = None,
+) -> list[Subscription]:
     """Newest first; ``before`` is the id of the last subscription of the previous page, so
-    subscriptions added meanwhile never shift a page."""
+    subscriptions added meanwhile never shift a page; all, or only the enabled or disabled."""
     newest_first = (subscriptions.c.created_at.desc(), subscriptions.c.id.desc())
     query = select(subscriptions).order_by(*newest_first).limit(limit)
+    if enabled is not None:
+        query = query.where(subscriptions.c.enabled.is_(enabled))
     if before is not None:
         cursor = connection.execute(
             select(subscriptions.c.created_at, subscriptions.c.id).where(
@@ -174,6 +182,54 @@ def page(connection: Connection, *, limit: int, before: str | None = None) -> li
         query = query.where(
             tuple_(subscriptions.c.created_at, subscriptions.c.id) < tuple_(*cursor)
         )
+    return [_from_row(row) for row in connection.execute(query)]
+
+
+def edited(
+    current: Subscription, changes: dict[str, Any], *, enable: bool, allow_private: bool
+) -> Subscription:
+    """``current`` with ``changes`` (url, categories, tags, event_types, description) applied
+    and checked as a new subscription would be (URL target, event types, slugs); it keeps its
+    id, secret, creation time and state, unless ``enable`` enables it again, which also
+    forgets its failures."""
+    fields = {k: v for k, v in current.public().items() if k in EDITABLE}
+    fields |= {k: v for k, v in changes.items() if k in EDITABLE}
+    checked = new_subscription(
+        **fields, secret=current.secret, allow_private=allow_private, now=current.created_at
+    )
+    if enable and not current.enabled:
+        return replace(checked, id=current.id)
+    return replace(
+        checked,
+        id=current.id,
+        enabled=current.enabled,
+        disabled_reason=current.disabled_reason,
+        failing_since=current.failing_since,
+    )
+
+
+EDITABLE = frozenset({"url", "categories", "tags", "event_types", "description"})
+"""What may change in a subscription after it is made (its secret changes by ``rotate``)."""
+
+
+def rotate(connection: Connection, subscription_id: str) -> str | None:
+    """Give the subscription a new signing secret at once; the secret, or None if no such
+    subscription. Deliveries still to be sent are signed with the new one."""
+    secret = generate_secret()
+    changed = connection.execute(
+        update(subscriptions).where(subscriptions.c.id == subscription_id).values(secret=secret)
+    ).rowcount
+    return secret if changed else None
+
+
+def needing_attention(connection: Connection, *, limit: int) -> list[Subscription]:
+    """Disabled subscriptions and those failing now, the longest failing first."""
+    query = (
+        select(subscriptions)
+        .where(subscriptions.c.enabled.is_(False) | subscriptions.c.failing_since.is_not(None))
+        .order_by(subscriptions.c.enabled, subscriptions.c.failing_since, subscriptions.c.id)
+        .limit(limit)
+    )
     return [_from_row(row) for row in connection.execute(query)]
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from syndicator.push import outbox
 from syndicator.push.guard import TargetRefused, check_target
@@ -299,41 +299,6 @@ def expire(connection: Connection, now: datetime) -> int:
     return connection.execute(
         delete(websub_subscriptions).where(websub_subscriptions.c.expires_at <= now)
     ).rowcount
-
-
-def active(connection: Connection, now: datetime) -> list[dict[str, Any]]:
-    """Subscriptions in force, oldest first, without their secrets."""
-    rows = connection.execute(
-        select(websub_subscriptions)
-        .where(websub_subscriptions.c.expires_at > now)
-        .order_by(websub_subscriptions.c.created_at, websub_subscriptions.c.id)
-    )
-    return [
-        {
-            "id": row.id,
-            "topic": row.topic,
-            "path": row.path,
-            "callback": row.callback,
-            "signed": bool(row.secret),
-            "lease_seconds": row.lease_seconds,
-            "expires_at": row.expires_at.isoformat(),
-            "created_at": row.created_at.isoformat(),
-            "renewed_at": row.renewed_at.isoformat(),
-        }
-        for row in rows
-    ]
-
-
-def subscriber_counts(connection: Connection, now: datetime) -> dict[str, int]:
-    """Subscriptions in force per feed path."""
-    return dict(
-        (name, value)
-        for name, value in connection.execute(
-            select(websub_subscriptions.c.path, func.count())
-            .where(websub_subscriptions.c.expires_at > now)
-            .group_by(websub_subscriptions.c.path)
-        ).all()
-    )
 
 
 def enqueue_distribution(connection: Connection, output_dir: Path, now: datetime) -> int:

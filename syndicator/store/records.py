@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
 from syndicator.content.items import Item, Problem
 from syndicator.store.schema import documents, events, items, settings
@@ -33,6 +33,8 @@ class DocumentRecord:
 
 EventType = Literal["item.published", "item.updated", "item.unpublished"]
 EVENT_TYPES: tuple[EventType, ...] = ("item.published", "item.updated", "item.unpublished")
+"""What a subscription may choose; ``TEST_EVENT`` goes only to the one an operator tests."""
+TEST_EVENT: Literal["webhook.test"] = "webhook.test"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,7 @@ class Event:
     ``categories`` and ``tags`` are the slugs in ``data``'s ``_syndicator``, kept apart so
     that the fan-out matches subscriptions without reading ``data`` back."""
 
-    type: EventType
+    type: EventType | Literal["webhook.test"]
     key: str
     item_id: str
     data: str
@@ -240,6 +242,42 @@ def list_items(
         )
         for row in connection.execute(query)
     ]
+
+
+def item_events(
+    connection: Connection, key: str, *, limit: int, before: int | None = None
+) -> list[StoredEvent]:
+    """A page of one item's events, newest first (``before`` as in ``recent_events``)."""
+    query = select(events).where(events.c.item_key == key).order_by(events.c.id.desc())
+    if before is not None:
+        query = query.where(events.c.id < before)
+    return _stored(connection, query.limit(limit))
+
+
+def get_item(connection: Connection, key: str) -> ItemRecord | None:
+    row = connection.execute(select(items).where(items.c.key == key)).first()
+    if row is None:
+        return None
+    return ItemRecord(
+        row.key, row.item_id, row.state, row.published_at, row.updated_at, row.version, row.data
+    )
+
+
+def published_payloads(connection: Connection) -> Iterator[tuple[str, datetime | None]]:
+    """The last announced JSON Feed item and update time of each published item."""
+    query = select(items.c.data, items.c.updated_at).where(items.c.state == "published")
+    for row in connection.execute(query):
+        yield row.data, row.updated_at
+
+
+def count_items(connection: Connection) -> dict[str, int]:
+    """How many items are in each state."""
+    return dict(
+        (state, count)
+        for state, count in connection.execute(
+            select(items.c.state, func.count()).group_by(items.c.state)
+        )
+    )
 
 
 def get_setting(connection: Connection, name: str) -> str | None:

@@ -85,6 +85,8 @@ events = Table(
     Column("data", Text, nullable=False),
     # Retention walks events by age (0004).
     Index("ix_events_occurred_at", "occurred_at"),
+    # An item's events, for the console (0005).
+    Index("ix_events_item_key", "item_key", "id"),
 )
 
 settings = Table(
@@ -145,7 +147,12 @@ deliveries = Table(
     Index("ix_deliveries_websub_subscription", "websub_subscription_id"),
     # Retention deletes an event's deliveries, and WebSub ones by age (0004).
     Index("ix_deliveries_event", "event_id"),
-    Index("ix_deliveries_created_at", "created_at"),
+    # With the status, so the console's counts of a period read the index alone (0005).
+    Index("ix_deliveries_created_at_status", "created_at", "status"),
+    # A subscription's deliveries, newest first, all or by status (the console, 0005).
+    Index("ix_deliveries_subscription", "subscription_id", "id"),
+    Index("ix_deliveries_subscription_status", "subscription_id", "status", "id"),
+    Index("ix_deliveries_status", "status", "id"),
     CheckConstraint(
         "(subscription_id IS NULL) <> (websub_subscription_id IS NULL)",
         name="ck_deliveries_one_endpoint",
@@ -163,6 +170,8 @@ delivery_attempts = Table(
     Column("error", Text, nullable=True),
     # delivered, gone or failed: judged once, when the attempt is made (0004).
     Column("outcome", String(16), nullable=True),
+    # The first bytes of the endpoint's reply, for people reading why it refused (0005).
+    Column("reply", Text, nullable=True),
     Index("ix_delivery_attempts_delivery", "delivery_id"),
 )
 
@@ -210,4 +219,16 @@ websub_requests = Table(
     Column("requested_at", UTCDateTime(), nullable=False),
     # A hub process is verifying it until then; past it, another takes over.
     Column("lease_until", UTCDateTime(), nullable=True),
+)
+
+# Signed-in operator console sessions (0005): the digest of the cookie's secret, never the
+# secret itself, and the CSRF token its forms carry.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_console_sessions_expires_at", "expires_at"),
 )

@@ -15,7 +15,6 @@ while there may be more.
 import hmac
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import formatdate
 from pathlib import PurePosixPath
@@ -27,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Connection, Engine
 
 from syndicator.config import Config
-from syndicator.push import history, websub
+from syndicator.push import history, subscribers
 from syndicator.push import subscriptions as subs
 from syndicator.push.guard import TargetRefused
 from syndicator.push.history import DeliveryView
@@ -258,7 +257,9 @@ def api_router(
     @router.get("/websub/subscriptions", tags=["websub"])
     def list_websub_subscriptions(connection: Store) -> list[WebSubSubscriptionOut]:
         """WebSub subscriptions in force (made through ``POST /hub``), without their secrets."""
-        return [WebSubSubscriptionOut(**s) for s in websub.active(connection, datetime.now(UTC))]
+        return [
+            WebSubSubscriptionOut(**s) for s in subscribers.active(connection, datetime.now(UTC))
+        ]
 
     @router.get("/items", tags=["items"])
     def list_items(
@@ -276,7 +277,7 @@ def api_router(
     @router.get("/feeds", tags=["feeds"])
     def list_feeds(connection: Store) -> list[FeedOut]:
         """Every feed document being published, with its WebSub subscriber count."""
-        counts = websub.subscriber_counts(connection, datetime.now(UTC))
+        counts = subscribers.subscriber_counts(connection, datetime.now(UTC))
         return [
             feed for path in topics.published() if (feed := _feed(topics, path, counts)) is not None
         ]
@@ -312,25 +313,13 @@ def _checked(make: Callable[[], subs.Subscription]) -> subs.Subscription:
 def _edited(
     current: subs.Subscription, patch: SubscriptionPatch, allow_private: bool
 ) -> subs.Subscription:
-    """``current`` with the patch applied and checked as a new subscription would be (URL
-    target, event types, slugs); it keeps its id, secret, creation time and state, unless the
-    patch enables it again, which also forgets its failures."""
-    editable = SubscriptionPatch.model_fields.keys() - {"enabled"}
-    fields = {k: v for k, v in current.public().items() if k in editable}
-    fields |= patch.model_dump(exclude_none=True, exclude={"enabled"})
-    checked = _checked(
-        lambda: subs.new_subscription(
-            **fields, secret=current.secret, allow_private=allow_private, now=current.created_at
+    return _checked(
+        lambda: subs.edited(
+            current,
+            patch.model_dump(exclude_none=True, exclude={"enabled"}),
+            enable=bool(patch.enabled),
+            allow_private=allow_private,
         )
-    )
-    if patch.enabled and not current.enabled:
-        return replace(checked, id=current.id)
-    return replace(
-        checked,
-        id=current.id,
-        enabled=current.enabled,
-        disabled_reason=current.disabled_reason,
-        failing_since=current.failing_since,
     )
 
 

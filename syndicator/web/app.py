@@ -1,7 +1,8 @@
 """The HTTP service of ``syndicator run``: hub, API, health and metrics, then the feed files.
 
 One ASGI app: ``POST /hub`` (WebSub), ``/api/…`` (REST, OpenAPI at ``/openapi.json``),
-``/healthz``, ``/metrics``; every other request goes to the output folder (``static.py``).
+``/healthz``, ``/metrics``, the operator console under ``/console/`` (``syndicator.console``,
+only with an API token); every other request goes to the output folder (``static.py``).
 The folder is the router's fallback rather than a mount at ``/``: a mount matches every method,
 so a request with the wrong method for an API route would reach the folder and be told 405 with
 ``Allow: GET, HEAD``; as the fallback it only gets what no route claims, and a route answers a
@@ -18,9 +19,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syndicator.config import Config
+from syndicator.console.app import console_app
+from syndicator.console.context import PREFIX as CONSOLE
 from syndicator.push.verifier import Verifier
 from syndicator.push.websub import Topics
 from syndicator.web import problems
@@ -78,18 +82,32 @@ def create_app(
         app.include_router(hub_router(config, engine, topics, on_request=verifier.wake))
     app.include_router(api_router(config, engine, topics, on_change=on_change))
     app.include_router(health_router(config, engine, clock))
+    if config.server.api_token:
+        console = console_app(config, engine, topics, on_change=on_change, clock=clock)
+        app.mount(CONSOLE, console, name="console")
     static = feed_files_app(output_dir, base_url=config.base_url, hub_url=config.hub_url)
-    app.router.default = _api_or(static)
+    app.router.default = _api_or(static, console_on=bool(config.server.api_token))
     return app
 
 
-def _api_or(static: ASGIApp) -> ASGIApp:
-    """The feed files for whatever no route claimed, but a problem for unknown ``/api`` paths."""
+def _api_or(static: ASGIApp, *, console_on: bool) -> ASGIApp:
+    """The feed files for whatever no route claimed, but a problem for unknown ``/api`` paths
+    and never a file for a ``/console`` path."""
 
     async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/api/"):
             missing = problems.problem(404, f"no API resource at {scope['path']}")
             await missing(scope, receive, send)
+            return
+        if scope["type"] == "http" and (scope["path"] + "/").startswith(CONSOLE + "/"):
+            # The mount takes /console/…; /console alone leads there. No API token, no
+            # console: not even its sign-in form is there.
+            answer = (
+                RedirectResponse(CONSOLE + "/", status_code=308)
+                if console_on
+                else PlainTextResponse("Not Found", status_code=404)
+            )
+            await answer(scope, receive, send)
             return
         await static(scope, receive, send)
 

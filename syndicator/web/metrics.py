@@ -22,10 +22,10 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import Connection, Engine, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from syndicator.push import counters
-from syndicator.push.status import DeliveryKind, DeliveryStatus
+from syndicator.push import counters, history
+from syndicator.push.status import DeliveryKind
 from syndicator.store import records
-from syndicator.store.schema import deliveries, items, websub_subscriptions
+from syndicator.store.schema import deliveries, websub_subscriptions
 
 
 class StoreCollector(Collector):
@@ -81,9 +81,7 @@ def _items(connection: Connection) -> Metric:
     metric = GaugeMetricFamily(
         "syndicator_items", "Items the store knows, by state", labels=["state"]
     )
-    for state, count in connection.execute(
-        select(items.c.state, func.count()).group_by(items.c.state)
-    ):
+    for state, count in records.count_items(connection).items():
         metric.add_metric([state], count)
     return metric
 
@@ -106,14 +104,10 @@ def _deliveries(connection: Connection) -> Metric:
 
 
 def _queue_depth(connection: Connection, now: datetime) -> Metric:
-    """Deliveries due and not yet taken: a value that keeps growing means too few deliverers."""
-    due = connection.execute(
-        select(func.count()).where(
-            deliveries.c.status == DeliveryStatus.PENDING, deliveries.c.next_attempt_at <= now
-        )
-    ).scalar_one()
     return GaugeMetricFamily(
-        "syndicator_delivery_queue_depth", "Deliveries due and waiting for a deliverer", value=due
+        "syndicator_delivery_queue_depth",
+        "Deliveries due and waiting for a deliverer",
+        value=history.queue_depth(connection, now),
     )
 
 

@@ -19,7 +19,7 @@ import httpx
 
 from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import Config, with_overrides
-from syndicator.push import history, websub
+from syndicator.push import history, subscribers
 from syndicator.push.deliverer import Deliverer
 from syndicator.store.database import open_engine
 from syndicator.web.app import create_app
@@ -135,7 +135,7 @@ class Site:
 
     def subscriptions(self) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
-            return websub.active(connection, datetime.now(UTC))
+            return subscribers.active(connection, datetime.now(UTC))
 
     def deliveries(self) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
