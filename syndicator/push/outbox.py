@@ -8,6 +8,7 @@ delivery log's (``syndicator.push.history``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
