@@ -11,11 +11,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from syndicator.push import counters, history
 from syndicator.push.sender import Outcome
-from syndicator.store.database import create_store_engine, migrate
+from syndicator.store.database import HEAD_REVISION, at_head, create_store_engine, migrate
 from syndicator.store.schema import metadata
 
 
@@ -64,3 +65,19 @@ def test_the_migrations_build_the_schema_the_code_declares(store_url):
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_the_head_revision_the_store_checks_is_alembics_own(store_url):
+    """A store at ``HEAD_REVISION`` is opened without Alembic: it must be the newest
+    migration, or a store one migration behind would never be upgraded."""
+    alembic = AlembicConfig()
+    alembic.set_main_option("script_location", "syndicator.store:migrations")
+    assert ScriptDirectory.from_config(alembic).get_current_head() == HEAD_REVISION
+    engine = create_store_engine(store_url)
+    assert not at_head(engine)
+    migrate(engine)
+    assert at_head(engine)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0003'"))
+    assert not at_head(engine)
+    engine.dispose()
