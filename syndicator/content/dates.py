@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, tzinfo
 
-from dateutil import parser as dateutil_parser
-
 FILENAME_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})-")
 
 
@@ -21,6 +19,10 @@ def to_datetime(value: object, tz: tzinfo) -> datetime:
     elif isinstance(value, date):
         result = datetime.combine(value, time())
     elif isinstance(value, str) and value.strip():
+        # Imported here: most dates are YAML's own, and the parser costs every process that
+        # never sees a string date its import (26 M instructions).
+        from dateutil import parser as dateutil_parser
+
         try:
             result = dateutil_parser.parse(value.strip())
         except (ValueError, OverflowError) as exc:
