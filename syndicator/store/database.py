@@ -46,9 +46,14 @@ def create_store_engine(url: str) -> Engine:
 
 
 _MIGRATION_KEY = 0x53594E4D  # "SYNM"
-# The newest migration's revision (``tests/store/test_store_upgrade.py`` checks it is Alembic's
-# head): a store already there is opened without importing Alembic, a tenth of a second.
-HEAD_REVISION = "0004"
+# The newest migration's revision, read from the migration files' names (``NNNN_what.py`` holds
+# revision ``NNNN``; ``tests/store/test_store_upgrade.py`` checks it is Alembic's head), so a
+# new migration needs no second edit: a store already there opens without importing Alembic,
+# a tenth of a second.
+HEAD_REVISION = max(
+    path.name.split("_", 1)[0]
+    for path in (Path(__file__).parent / "migrations" / "versions").glob("[0-9]*_*.py")
+)
 
 
 @contextmanager
