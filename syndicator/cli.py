@@ -212,8 +212,11 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     from syndicator.store.database import open_engine
     from syndicator.worker.service import Worker
 
+    role = args.role or config.worker.role
     # Before any thread starts: render workers are forked from this server, never from here.
-    parallel.prepare()
+    # A process that never scans renders nothing, and is spared the server's start.
+    if role.scans:
+        parallel.prepare()
     if os.environ.get("SYNDICATOR_CHECK_FORKS") == "1":
         parallel.forbid_fork_after_threads()
     logging.basicConfig(
@@ -224,7 +227,6 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    role = args.role or config.worker.role
     worker = Worker(config, open_engine(config.store.url), role=role)
     try:
         worker.start()
