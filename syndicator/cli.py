@@ -206,7 +206,6 @@ def _cmd_check(args: argparse.Namespace, config: Config) -> int:
 def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     import logging
     import signal
-    import threading
 
     from syndicator import parallel
     from syndicator.store.database import open_engine
@@ -224,9 +223,12 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     )
     # APScheduler logs two INFO lines per job run; one line per scan that did something is ours.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    # SIGTERM and SIGINT are taken by this thread with sigwait, blocked everywhere else (the
+    # threads started below inherit the mask). A handler would run only once this thread woke
+    # up, and a signal the kernel gives to another thread never wakes it: a stop request
+    # could then wait for ever.
+    stopping = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
     worker = Worker(config, open_engine(config.store.url), role=role)
     try:
         worker.start()
@@ -242,7 +244,7 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
         flush=True,
     )
     try:
-        stop.wait()
+        signal.sigwait(stopping)
     finally:
         worker.stop()
     print("syndicator: stopped", file=sys.stderr)
