@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,8 @@ def test_forked_stages_write_what_one_process_writes(tmp_path, monkeypatch, othe
     running = threading.Thread(target=release.wait)
     if other_thread:
         running.start()
+    else:
+        _only_this_thread()
     forks: list[str] = []
     monkeypatch.setattr(parallel, "_collect", _counting(parallel._collect, forks))
     try:
@@ -73,6 +76,16 @@ def test_forked_stages_write_what_one_process_writes(tmp_path, monkeypatch, othe
         if p.is_file() and p.name != MANIFEST
     }
     assert listed == on_disk
+
+
+def _only_this_thread() -> None:
+    """Until the threads an earlier test left behind have ended (servers that answered a
+    keep-alive connection, say): the single-thread case needs a process with one thread."""
+    deadline = time.monotonic() + 60  # a hang guard: a thread still there is a leak
+    while threading.active_count() > 1:
+        names = sorted(t.name for t in threading.enumerate())
+        assert time.monotonic() < deadline, f"threads left running: {names}"
+        time.sleep(0.02)
 
 
 def _counting(collect, seen):

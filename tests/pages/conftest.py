@@ -65,9 +65,10 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(site: BuiltSite) -> Iterator[str]:
-    """The output folder over HTTP, as a static host would serve it."""
+    """The output folder over HTTP, as a static host would serve it; stopped once the page
+    tests are done, so that no later test of the session finds its thread running."""
     handler = functools.partial(_Quiet, directory=str(site.out))
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
