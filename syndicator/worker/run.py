@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from syndicator import parallel
@@ -29,12 +28,23 @@ def run(
 ) -> str | None:
     """Run until SIGTERM or SIGINT (None), or until the run cannot go on (why, for the user).
     ``supervisor``, ``wake_fd`` and ``ready_fd`` are given to the children of ``--role all``."""
+    # A child of ``--role all`` inherits its supervisor's blocked signals: start from none, so
+    # that the fork server below, and what it forks, can be stopped.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     if supervisor is not None:
         supervised.become_child(supervisor)
     # ``--role all``: this process serves; its children scan and deliver.
     own = Role.WEB if role == Role.ALL else role
     if own.scans:  # before any thread starts: render workers are forked from this server
         parallel.prepare()
+    # SIGTERM and SIGINT (and SIGCHLD for a supervisor) are taken by this thread with sigwait,
+    # blocked everywhere else: the threads started below inherit the mask. A handler runs only
+    # once this thread wakes up, and a signal the kernel gives to another thread never wakes a
+    # thread blocked on a lock: a stop request could wait for ever (seen under load).
+    stopping = frozenset({signal.SIGTERM, signal.SIGINT})
+    signal.pthread_sigmask(
+        signal.SIG_BLOCK, stopping | {signal.SIGCHLD} if role == Role.ALL else stopping
+    )
     if os.environ.get("SYNDICATOR_CHECK_FORKS") == "1":
         parallel.forbid_fork_after_threads()
     logging.basicConfig(
@@ -50,10 +60,6 @@ def run(
     if children:
         children.check_store()
     worker = Worker(config, engine, role=own, wake=wake)
-    stopped = threading.Event()
-    stop = children.request_stop if children else stopped.set
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop())
     try:
         worker.start()
     except OSError as exc:
@@ -71,9 +77,9 @@ def run(
         serving = f"; serving {worker.server.url}" if worker.server else ""
         _say(f"worker running ({role}) on {', '.join(config.content.dirs)}{serving}", supervisor)
         if children:
-            failure = children.watch()
+            failure = children.watch(stopping)
         else:
-            stopped.wait()
+            signal.sigwait(stopping)
     finally:
         if children:
             children.stop()

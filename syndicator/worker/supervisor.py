@@ -114,8 +114,6 @@ class Supervisor:
         self._read, self._write = os.pipe()
         self.wake = notifier(self._write)
         self._children = [_Child(role) for role in CHILD_ROLES]
-        self._attention = threading.Event()
-        self._stopping = False
 
     def check_store(self) -> None:
         """Before the server starts: on SQLite, no other scanner; and what a previous run left
@@ -134,17 +132,12 @@ class Supervisor:
     def start(self) -> str | None:
         """Start the children, from the main thread (see the module's docstring), and return
         once they run: the scanner has made its first scan. Why not, if one cannot start."""
-        signal.signal(signal.SIGCHLD, lambda *_: self._attention.set())
         for child in self._children:
-            failure = None if self._stopping else self._start(child)
+            # A stop asked meanwhile stays pending (blocked) until ``watch`` takes it.
+            failure = self._start(child)
             if failure:
                 return failure
         return None
-
-    def request_stop(self) -> None:
-        """What SIGTERM and SIGINT do: ``watch`` returns."""
-        self._stopping = True
-        self._attention.set()
 
     def _spawn(self, child: _Child) -> bool:
         """Start ``child`` and wait until it runs (True), or died trying (False)."""
@@ -171,14 +164,11 @@ class Supervisor:
                 return failure
         return None
 
-    def watch(self) -> str | None:
-        """Keep the children running until ``request_stop`` (None), or until one cannot be kept
-        running (why, for the user)."""
-        while True:
-            self._attention.wait()
-            self._attention.clear()
-            if self._stopping:
-                return None
+    def watch(self, stopping: frozenset[signal.Signals]) -> str | None:
+        """Keep the children running until one of ``stopping`` arrives (None), or until one
+        cannot be kept running (why, for the user). These signals and SIGCHLD are blocked in
+        every thread (``syndicator.worker.run``) and taken here, by the main thread."""
+        while signal.sigwait(stopping | {signal.SIGCHLD}) == signal.SIGCHLD:
             for child in self._children:
                 assert child.process is not None
                 code = child.process.poll()
@@ -187,6 +177,7 @@ class Supervisor:
                 failure = self._died(child, code) or self._start(child)
                 if failure:
                     return failure
+        return None
 
     def _died(self, child: _Child, code: int) -> str | None:
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
