@@ -49,8 +49,8 @@ def create_app(
     clock: Clock = _clock,
 ) -> FastAPI:
     """The service's app. ``on_change`` is called when the API queued deliveries (so the
-    deliverer, in this process or woken through a pipe, looks at once); ``is_topic`` overrides which feed paths the hub
-    accepts (default: a feed file present in the output folder).
+    deliverer, in this process or woken through a pipe, looks at once); ``is_topic`` overrides
+    which feed paths the hub accepts (default: a feed file present in the output folder).
 
     Its lifespan runs the WebSub verifier, so serve it with lifespan on (``Server`` does).
     """
