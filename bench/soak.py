@@ -72,9 +72,11 @@ def main() -> None:
             )
             deliverer.start()
             rates: list[float] = []
+            pruning: list[bool] = []
             sent = 0
             try:
                 for wave in range(args.waves):
+                    before = counts(engine)[1]
                     started = time.perf_counter()
                     with engine.begin() as connection:
                         new = [
@@ -92,9 +94,12 @@ def main() -> None:
                     rate = total / (time.perf_counter() - started)
                     rates.append(rate)
                     ev, de, at = counts(engine)
+                    pruned = before + total - de
+                    pruning.append(pruned > 0)
                     print(
                         f"wave {wave + 1:4}: {sent:>9,} sent, {rate:6,.0f}/s; rows: {ev:,} events, "
-                        f"{de:,} deliveries, {at:,} attempts; RSS {rss_mb():.0f} MB",
+                        f"{de:,} deliveries, {at:,} attempts; {pruned:,} deliveries pruned; "
+                        f"RSS {rss_mb():.0f} MB",
                         flush=True,
                     )
             finally:
@@ -106,8 +111,22 @@ def main() -> None:
                 f"(first quarter {statistics.median(first):,.0f}, last {statistics.median(last):,.0f})"
             )
             print(f"left in the store: {ev:,} events, {de:,} deliveries, {at:,} attempts")
+            _compare_pruning(rates, pruning)
         engine.dispose()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def _compare_pruning(rates: list[float], pruning: list[bool]) -> None:
+    during = [rate for rate, pruned in zip(rates, pruning, strict=True) if pruned]
+    without = [rate for rate, pruned in zip(rates, pruning, strict=True) if not pruned]
+    if not during or not without:
+        print("every wave was of one kind (pruning or not): change --prune-every to compare")
+        return
+    print(
+        f"waves with pruning: {len(during)}, median {statistics.median(during):,.0f}/s; "
+        f"without: {len(without)}, median {statistics.median(without):,.0f}/s; "
+        f"ratio {statistics.median(during) / statistics.median(without):.2f}"
+    )
 
 
 def _unsettled(engine: Engine) -> int:
