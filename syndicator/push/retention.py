@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, delete, exists, select
+from sqlalchemy import Connection, Engine, Select, and_, delete, exists, select
 
 from syndicator.push.status import SETTLED, UNSETTLED
 from syndicator.store.schema import deliveries, delivery_attempts, events
 
 log = logging.getLogger("syndicator.push")
 BATCH = 500
-"""Events (or WebSub deliveries) per transaction: a few milliseconds of the write lock."""
+"""Rows of a table deleted per transaction: a few milliseconds of the write lock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ def prune(
     after each batch (a pause, a check that the worker is stopping)."""
     before = cutoff(now, retention_days)
     total = Pruned()
-    for step in (_event_batch, _websub_batch):
+    for step in (_delivery_batch, _event_batch, _websub_batch):
         while True:
             with engine.begin() as connection:
                 done, taken = step(connection, before, batch)
@@ -70,29 +70,49 @@ def prune(
     return total
 
 
-_UNSETTLED_DELIVERY = exists().where(
-    deliveries.c.event_id == events.c.id, deliveries.c.status.in_(UNSETTLED)
-)
+def _prunable_events(before: datetime) -> Select[tuple[int]]:
+    """Events older than the cutoff with no delivery still to be made."""
+    unsettled = exists().where(
+        deliveries.c.event_id == events.c.id, deliveries.c.status.in_(UNSETTLED)
+    )
+    return select(events.c.id).where(events.c.occurred_at < before, ~unsettled)
+
+
+def _delivery_batch(connection: Connection, before: datetime, batch: int) -> tuple[Pruned, int]:
+    """Deliveries of prunable events with their attempt logs, ``batch`` deliveries at a time:
+    one event fans out to every subscriber, so counting events would put tens of thousands of
+    rows in one transaction and hold the store's write lock against the deliverers."""
+    ids = list(
+        connection.execute(
+            select(deliveries.c.id)
+            .where(deliveries.c.event_id.in_(_prunable_events(before)))
+            .limit(batch)
+        ).scalars()
+    )
+    if not ids:
+        return Pruned(), 0
+    attempts = connection.execute(
+        delete(delivery_attempts).where(delivery_attempts.c.delivery_id.in_(ids))
+    ).rowcount
+    removed = connection.execute(delete(deliveries).where(deliveries.c.id.in_(ids))).rowcount
+    return Pruned(0, removed, attempts), len(ids)
 
 
 def _event_batch(connection: Connection, before: datetime, batch: int) -> tuple[Pruned, int]:
+    """Prunable events whose deliveries are gone (a delivery made for one since the step
+    before keeps it until the next prune)."""
     ids = list(
         connection.execute(
-            select(events.c.id)
-            .where(events.c.occurred_at < before, ~_UNSETTLED_DELIVERY)
+            _prunable_events(before)
+            .where(~exists().where(deliveries.c.event_id == events.c.id))
             .order_by(events.c.occurred_at)
             .limit(batch)
         ).scalars()
     )
     if not ids:
         return Pruned(), 0
-    delivery_ids = select(deliveries.c.id).where(deliveries.c.event_id.in_(ids))
-    attempts = connection.execute(
-        delete(delivery_attempts).where(delivery_attempts.c.delivery_id.in_(delivery_ids))
-    ).rowcount
-    removed = connection.execute(delete(deliveries).where(deliveries.c.event_id.in_(ids))).rowcount
     gone = connection.execute(delete(events).where(events.c.id.in_(ids))).rowcount
-    return Pruned(gone, removed, attempts), len(ids)
+    return Pruned(gone), len(ids)
 
 
 def _websub_batch(connection: Connection, before: datetime, batch: int) -> tuple[Pruned, int]:

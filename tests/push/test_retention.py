@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,25 @@ def test_prune_keeps_undelivered_and_recent_rows_and_removes_the_rest(engine):
     assert len(attempts) == 3 * 2  # the kept events' attempts are all still there
 
     assert prune(engine, NOW, 30).events == 0  # nothing more to do
+
+
+def test_each_transaction_deletes_at_most_a_batch_of_deliveries(engine):
+    """One event fans out to every subscriber: the batch counts delivery rows, not events, so
+    no transaction holds the write lock for a whole fan-out."""
+    for n in range(3):
+        _event(engine, f"delivered-{n}", OLD, DeliveryStatus.DELIVERED)  # 2 deliveries each
+    left: list[int] = []
+
+    def count() -> None:
+        with engine.connect() as connection:
+            left.append(connection.execute(select(func.count()).select_from(deliveries)).scalar())
+
+    count()
+    pruned = prune(engine, NOW, 30, batch=4, between=count)
+
+    assert (pruned.events, pruned.deliveries, pruned.attempts) == (3, 6, 6)
+    assert left[-1] == 0
+    assert max(a - b for a, b in pairwise(left)) <= 4, left
 
 
 def test_cli_prune_prints_what_it_deleted(tmp_path: Path, run_cli):
