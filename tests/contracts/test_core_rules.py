@@ -1,5 +1,6 @@
 """The pure rules behind the contracts, pinned where the end-to-end tests cannot reach every
-case: archive paging (README "Output"), retry timing, webhook secrets, front-matter dates.
+case: archive paging (README "Output"), retry timing, webhook secrets, front-matter dates,
+slugs.
 Only the modules' public functions are used, so internal rewrites keep these meaningful.
 Found by mutation testing (mutmut, by hand): each test kills mutants that survived the rest.
 """
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from syndicator.content.dates import DateError, to_datetime
+from syndicator.content.slugs import MAX_NAME_LENGTH, name_slug, url_slug
 from syndicator.feeds.paging import archive_count, oldest_first_slice, page_path, pages_holding
 from syndicator.push.retry import next_attempt_at
 from syndicator.push.signing import SECRET_PREFIX, decode_secret
@@ -87,3 +89,17 @@ def test_an_unpadded_secret_gets_exactly_its_missing_padding():
 def test_what_is_not_a_date_is_refused_naming_it(value):
     with pytest.raises(DateError, match=re.escape(f"cannot read {value!r} as a date")):
         to_datetime(value, PARIS)
+
+
+@pytest.mark.parametrize("slug", [url_slug, name_slug])
+def test_an_apostrophe_joins_the_words_it_stands_between(slug):
+    # As Jekyll's permalinks and the site's folders have it: "d'intérêt" is "dinteret", where
+    # python-slugify alone would make the ASCII apostrophe a separator ("d-interet").
+    assert slug("Entrepreneurs d'intérêt général") == "entrepreneurs-dinteret-general"
+
+
+def test_a_permalink_slug_is_never_cut_where_a_feed_folder_is():
+    title = "mot " * 100  # 399 characters as a slug
+    assert url_slug(title) == "-".join(["mot"] * 100)
+    assert name_slug(title) == "-".join(["mot"] * 50)  # 199: the last whole word within 200
+    assert len(name_slug(title)) <= MAX_NAME_LENGTH

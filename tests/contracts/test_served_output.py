@@ -36,7 +36,10 @@ def test_every_built_file_and_folder_index_is_served(site: Site):
             media = served.headers["content-type"].split(";")[0]
             assert media in MEDIA_TYPES[path.suffix], (url, media)
         folders = {p.parent for p in built if p.name == "index.html"}
-        assert site.out in folders
+        # The builder writes a page into every feed's folder (README "Output"), each served at
+        # its folder's slash URL: not only the root's.
+        feeds = {site.out / f for f in ("categories/news", "tags/open-data", "tags/paris")}
+        assert {site.out} | feeds <= folders, sorted(map(str, folders))
         for folder in folders - {site.out}:
             url = "/" + folder.relative_to(site.out).as_posix()
             assert http.get(url).status_code == 301, url
