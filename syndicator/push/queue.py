@@ -93,20 +93,28 @@ def claim(
     ``busy`` counts what this worker already has in flight per endpoint; rows over the cap
     stay pending for another worker or a later round, so a dead endpoint never takes every slot.
     """
-    rows = list(connection.execute(_LAPSED, {"now": now, "window": limit * 2}))
-    rows += connection.execute(_PENDING, {"now": now, "window": limit * 2 - len(rows)})
     counts = dict(busy)
     chosen: list[Any] = []
     cancelled: list[int] = []
-    for row in rows:
-        if _closed(row, now):
-            cancelled.append(row.id)
-            continue
-        endpoint = row.websub_subscription_id or row.subscription_id
-        if len(chosen) >= limit or counts.get(endpoint, 0) >= per_endpoint:
-            continue
-        counts[endpoint] = counts.get(endpoint, 0) + 1
-        chosen.append(row)
+    window = limit * 2
+    for due in (_LAPSED, _PENDING):
+        # Read only as far as needed: a row read costs about as much as a row taken.
+        rows = connection.execute(due, {"now": now, "window": window})
+        for row in rows:
+            window -= 1
+            if _closed(row, now):
+                cancelled.append(row.id)
+                continue
+            endpoint = row.websub_subscription_id or row.subscription_id
+            if counts.get(endpoint, 0) >= per_endpoint:
+                continue
+            counts[endpoint] = counts.get(endpoint, 0) + 1
+            chosen.append(row)
+            if len(chosen) >= limit:
+                break
+        rows.close()
+        if len(chosen) >= limit or window <= 0:
+            break
     taken: list[Claimed] = []
     if chosen:
         won = set(
@@ -200,12 +208,17 @@ _RECORD_ATTEMPTS = insert(delivery_attempts)
 _IN_FLIGHT = and_(
     deliveries.c.id == bindparam("b_id"), deliveries.c.status == DeliveryStatus.DELIVERING
 )
+# Delivered rows are settled by their status code, a statement per code however many rows:
+# an executemany bound and converted the same values once per row.
 _DELIVERED = (
     update(deliveries)
-    .where(_IN_FLIGHT)
+    .where(
+        deliveries.c.id.in_(bindparam("ids", expanding=True)),
+        deliveries.c.status == DeliveryStatus.DELIVERING,
+    )
     .values(
         status=DeliveryStatus.DELIVERED,
-        attempts=bindparam("b_attempts"),
+        attempts=deliveries.c.attempts + 1,
         last_status=bindparam("b_status"),
         last_error=None,
         lease_until=None,
@@ -324,18 +337,7 @@ def settle(
     for r, (attempt, at) in zip(sent, attempts, strict=True):
         (delivered if attempt.outcome is Outcome.DELIVERED else other).append((r, attempt, at))
     if delivered:
-        connection.execute(
-            _DELIVERED,
-            [
-                {
-                    "b_id": r.claimed.id,
-                    "b_attempts": r.claimed.attempts + 1,
-                    "b_status": a.status,
-                    "b_at": at,
-                }
-                for r, a, at in delivered
-            ],
-        )
+        _settle_delivered(connection, delivered)
         health.recovered(
             connection,
             {r.claimed.subscription_id for r, _, _ in delivered if r.claimed.topic is None},
@@ -350,6 +352,20 @@ def settle(
             for r, a, at in other
         ],
     )
+
+
+def _settle_delivered(
+    connection: Connection, delivered: Sequence[tuple[Settled, Attempt, datetime]]
+) -> None:
+    """Mark delivered rows, a statement per status code; ``delivered_at`` is the latest
+    attempt of the group (within a round of each; the attempt log has each one's time)."""
+    groups: dict[int | None, tuple[list[int], list[datetime]]] = {}
+    for r, attempt, at in delivered:
+        ids, times = groups.setdefault(attempt.status, ([], []))
+        ids.append(r.claimed.id)
+        times.append(at)
+    for status, (ids, times) in sorted(groups.items(), key=lambda group: group[0] or 0):
+        connection.execute(_DELIVERED, {"ids": sorted(ids), "b_status": status, "b_at": max(times)})
 
 
 def _unsettled(

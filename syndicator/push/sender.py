@@ -17,9 +17,10 @@ from enum import StrEnum
 from functools import partial
 from http import HTTPStatus
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from urllib3 import BaseHTTPResponse, HTTPConnectionPool
+from urllib3.connectionpool import port_by_scheme
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -27,6 +28,7 @@ from urllib3.exceptions import (
     ProtocolError,
     ReadTimeoutError,
 )
+from urllib3.poolmanager import PoolKey
 from urllib3.util import parse_url
 
 from syndicator.push.guard import GuardedPoolManager, TargetRefused, check_scheme
@@ -127,7 +129,7 @@ class Sender:
         self._manager = GuardedPoolManager(
             allow_private=allow_private, num_pools=KEPT_ALIVE_HOSTS, maxsize=threads
         )
-        self._targets: dict[str, tuple[str, str, int | None, str]] = {}
+        self._targets: dict[str, tuple[PoolKey, dict[str, Any], str]] = {}
         self._deadlines = Deadlines()
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Attempt:
@@ -161,18 +163,27 @@ class Sender:
         return replace(attempt, reply=head.decode("utf-8", "replace")) if head else attempt
 
     def _target(self, url: str) -> tuple[HTTPConnectionPool, str]:
-        """The pool and request target of `url`; the URL is parsed once (a fan-out posts to
-        the same few thousand URLs over and over), the pool asked for each time, as the
-        manager closes the least recently used ones."""
-        parsed = self._targets.get(url)
-        if parsed is None:
+        """The pool and request target of `url`; the URL is parsed and its pool key made once
+        (a fan-out posts to the same few thousand URLs over and over, and making the key cost
+        a tenth of a post), the pool asked for each time, as the manager closes the least
+        recently used ones."""
+        known = self._targets.get(url)
+        if known is None:
             check_scheme(url)
             parts = parse_url(url)
-            parsed = (parts.scheme or "http", parts.host or "", parts.port, parts.request_uri)
+            scheme = parts.scheme or "http"
+            context = {
+                **self._manager.connection_pool_kw,
+                "scheme": scheme,
+                "host": parts.host or "",
+                "port": parts.port or port_by_scheme.get(scheme, 80),
+            }
+            known = (self._manager.key_fn_by_scheme[scheme](context), context, parts.request_uri)
             if len(self._targets) < MAX_KNOWN_URLS:
-                self._targets[url] = parsed
-        scheme, host, port, path = parsed
-        return self._manager.connection_from_host(host, port, scheme), path
+                self._targets[url] = known
+        key, context, path = known
+        # A copy: a pool made from the context takes parts of it away.
+        return self._manager.connection_from_pool_key(key, dict(context)), path
 
     def close(self) -> None:
         """Close every connection and stop the deadline thread; for shutdown, once no post is

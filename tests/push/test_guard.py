@@ -216,3 +216,43 @@ def test_interrupt_wakes_a_blocked_tls_read(serve):
     threading.Thread(target=interrupt_once_asked, daemon=True).start()
     with pytest.raises(requests.RequestException):
         session.get(receiver.url(host="localhost"), verify=CERT, timeout=5)
+
+
+@pytest.fixture
+def writes(monkeypatch):
+    """The sizes of the socket writes this thread makes (the receivers write from others)."""
+    sizes: list[int] = []
+    writer = threading.get_ident()
+    real_sendall = socket.socket.sendall
+
+    def sendall(sock, data, *args):
+        if threading.get_ident() == writer:
+            sizes.append(len(data))
+        return real_sendall(sock, data, *args)
+
+    monkeypatch.setattr(socket.socket, "sendall", sendall)
+    return sizes
+
+
+def test_a_request_goes_out_in_one_write(serve, writes):
+    receiver = serve(reply(204))
+    session, _ = guarded_session(allow_private=True)
+    body = b'{"type": "item.published"}' * 100
+
+    assert session.post(receiver.url(), data=body, timeout=2).status_code == 204
+
+    assert len(writes) == 1 and writes[0] > len(body), "head and body in one write"
+    assert receiver.received[0].body == body
+
+
+def test_a_request_without_body_or_with_a_large_one_arrives_whole(serve, writes):
+    receiver = serve(reply(204))
+    session, _ = guarded_session(allow_private=True)
+    large = b"x" * (256 * 1024)
+
+    assert session.get(receiver.url("/verify?hub.challenge=1"), timeout=2).status_code == 204
+    assert session.post(receiver.url(), data=large, timeout=5).status_code == 204
+
+    assert [r.path for r in receiver.received] == ["/verify?hub.challenge=1", "/hook"]
+    assert receiver.received[1].body == large
+    assert len(writes) == 3, "the GET's head when the response is asked for; head, then body"
