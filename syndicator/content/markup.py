@@ -18,7 +18,6 @@ import cmarkgfm
 import nh3
 from cmarkgfm.cmark import Options
 from lxml import html as lxml_html
-from requests.utils import requote_uri
 
 from syndicator.content.emphasis import kramdown_strong
 from syndicator.content.kramdown import may_have_fences, protect_html, repair_tags
@@ -66,6 +65,10 @@ def absolute_url(url: str, base: str) -> str | None:
     else:
         resolved = urljoin(base, url)
     if not _ALREADY_QUOTED.match(resolved):
+        # Imported here: the rare URL that needs it is worth requests' import, a build of
+        # clean URLs is not (``build`` never makes an HTTP request).
+        from requests.utils import requote_uri
+
         resolved = requote_uri(resolved)
     scheme = resolved[: resolved.find(":")].lower() if ":" in resolved else ""
     return resolved if scheme in _SAFE_SCHEMES else None
