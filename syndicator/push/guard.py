@@ -3,27 +3,17 @@
 Whoever subscribes chooses the URL, and the worker runs inside our network: unguarded, a
 subscription to `http://169.254.169.254/` or `http://localhost:5432/` would turn the worker into
 a proxy to cloud metadata and internal services, with the delivery log as the reply channel.
+
+This module is the policy (which addresses are refused), on the standard library only: `syndicator
+build` reaches it through the announcer's outbox, and must not import an HTTP stack it never
+uses. The transports that apply it at connect time are in `push.pinned`.
 """
 
-import contextlib
 import socket
-import sys
-import threading
-import time
-import weakref
 from collections.abc import Callable, Iterable
-from functools import partial
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from operator import attrgetter
-from typing import Any, NoReturn
 from urllib.parse import SplitResult, urlsplit
-
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-from urllib3.poolmanager import PoolManager
-from urllib3.util.connection import allowed_gai_family, create_connection
 
 IPAddress = IPv4Address | IPv6Address
 
@@ -80,17 +70,20 @@ def _embedded_ipv4(address: IPAddress) -> IPv4Address | None:
     return address.sixtofour
 
 
-def _resolve(host: str, port: int) -> list[IPAddress]:
+def resolve(host: str, port: int) -> list[IPAddress]:
     """Every address `host` resolves to, literal IPs included, in the order to try them.
 
     Decimal and short forms (`2130706433`, `127.1`) go through the same resolver as names, so
-    they are judged as the 127.0.0.1 they are.
+    they are judged as the 127.0.0.1 they are. The address family is urllib3's choice (IPv4
+    only where the host has no IPv6), the same as the transports connect with.
     """
+    from urllib3.util.connection import allowed_gai_family
+
     infos = socket.getaddrinfo(host.strip("[]"), port, allowed_gai_family(), socket.SOCK_STREAM)
     return list(dict.fromkeys(ip_address(sockaddr[0]) for *_, sockaddr in infos))
 
 
-def _refuse_private(target: str, addresses: Iterable[IPAddress]) -> None:
+def refuse_private(target: str, addresses: Iterable[IPAddress]) -> None:
     """Refuse if any address is not public: a name with one public and one private address
     would otherwise reach the private one whenever the resolver puts it first."""
     for address in addresses:
@@ -114,7 +107,7 @@ def check_target(url: str, *, allow_private: bool) -> None:
 
     Meant for the moment a subscription is made, to answer the subscriber at once. It cannot be
     the last word: DNS may answer differently when the worker connects, which is why
-    `GuardedAdapter` checks again the addresses it actually connects to.
+    `pinned.GuardedAdapter` checks again the addresses it actually connects to.
     """
     parts = check_scheme(url)
     if not parts.hostname:
@@ -126,231 +119,8 @@ def check_target(url: str, *, allow_private: bool) -> None:
     if allow_private:
         return
     try:
-        addresses = _resolve(parts.hostname, port)
+        addresses = resolve(parts.hostname, port)
     except (socket.gaierror, UnicodeError) as error:
         reason = f"the host {parts.hostname} cannot be resolved ({error})"
         raise TargetRefused(url, reason) from error
-    _refuse_private(url, addresses)
-
-
-class _PinnedConnectionMixin:
-    """Resolves once, checks those addresses and connects to exactly them.
-
-    Plain urllib3 resolves the name again when it connects; a check made before that leaves a
-    window for DNS rebinding (a public answer for the check, 127.0.0.1 for the connection).
-    `host` stays the name, so the Host header, TLS SNI and the certificate check are unchanged.
-    """
-
-    _dns_host: str
-    # The thread the pool has lent this connection to, None while it is idle in the pool.
-    borrower: int | None = None
-    host: str
-    port: int
-    timeout: Any
-    source_address: tuple[str, int] | None
-    socket_options: Any
-    sock: socket.socket | None
-
-    def __init__(
-        self,
-        *args: Any,
-        allow_private: bool,
-        on_open: Callable[["_PinnedConnectionMixin"], None],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self._allow_private = allow_private
-        on_open(self)
-
-    def _new_conn(self) -> socket.socket:
-        try:
-            addresses = _resolve(self._dns_host, self.port)
-        except socket.gaierror as error:
-            raise NameResolutionError(self.host, self, error) from error  # type: ignore[arg-type]
-        if not self._allow_private:
-            _refuse_private(f"{self.host}:{self.port}", addresses)
-        return self._connect_any(addresses)
-
-    def _connect_any(self, addresses: list[IPAddress]) -> socket.socket:
-        """Tries each address in turn as urllib3 does, but within one connect timeout in all:
-        a host with several black-holed addresses must not multiply the worker's wait."""
-        started = time.monotonic()
-        error: OSError = TimeoutError()
-        for address in addresses:
-            timeout = self.timeout
-            if isinstance(timeout, int | float):
-                timeout -= time.monotonic() - started
-                if timeout <= 0:
-                    break
-            try:
-                sock = create_connection(
-                    (str(address), self.port),
-                    timeout,
-                    source_address=self.source_address,
-                    socket_options=self.socket_options,
-                )
-            except OSError as failure:
-                error = failure
-                continue
-            sys.audit("http.client.connect", self, self.host, self.port)
-            return sock
-        if isinstance(error, TimeoutError):
-            message = f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
-            raise ConnectTimeoutError(self, message) from error
-        message = f"Failed to establish a new connection: {error}"
-        raise NewConnectionError(self, message) from error  # type: ignore[arg-type]
-
-
-class _OneWriteMixin:
-    """Writes a request's head together with its body's first piece: http.client writes them
-    apart, which for a webhook of a few kilobytes costs a second system call and a second
-    packet, and wakes the receiver twice. A request without a body goes out whole when its
-    response is asked for."""
-
-    _COALESCE_BYTES = 64 * 1024
-    _head: bytes | None = None
-    _holding = False
-
-    def endheaders(self, message_body: Any = None, *, encode_chunked: bool = False) -> None:
-        self._holding = True
-        try:
-            super().endheaders(message_body, encode_chunked=encode_chunked)  # type: ignore[misc]
-        finally:
-            self._holding = False
-
-    def send(self, data: Any) -> None:
-        if self._holding:  # the head, from endheaders
-            self._holding = False
-            self._head = bytes(data)
-            return
-        head, self._head = self._head, None
-        if head is not None:
-            if isinstance(data, bytes | bytearray) and len(data) <= self._COALESCE_BYTES:
-                data = head + data
-            else:
-                super().send(head)  # type: ignore[misc]
-        super().send(data)  # type: ignore[misc]
-
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        head, self._head = self._head, None
-        if head is not None:
-            super().send(head)  # type: ignore[misc]
-        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
-
-    def close(self) -> None:
-        self._head = None
-        super().close()  # type: ignore[misc]
-
-
-class _PinnedHTTPConnection(_PinnedConnectionMixin, _OneWriteMixin, HTTPConnection):
-    """http:// through the pinned, checked connect."""
-
-
-class _PinnedHTTPSConnection(_PinnedConnectionMixin, _OneWriteMixin, HTTPSConnection):
-    """https:// through the pinned, checked connect; TLS still verifies the host name."""
-
-
-class _LendingPoolMixin:
-    """Marks each connection with the thread it is lent to, so that a deadline cuts that
-    thread's exchange and nothing else on the shared pools."""
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        connection = super()._get_conn(timeout)  # type: ignore[misc]
-        connection.borrower = threading.get_ident()
-        return connection
-
-    def _put_conn(self, conn: Any) -> None:
-        if conn is not None:
-            conn.borrower = None
-        super()._put_conn(conn)  # type: ignore[misc]
-
-
-class _PinnedHTTPConnectionPool(_LendingPoolMixin, HTTPConnectionPool):
-    """Hands out pinned connections; the guard settings reach them as connection arguments."""
-
-    ConnectionCls = _PinnedHTTPConnection
-
-
-class _PinnedHTTPSConnectionPool(_LendingPoolMixin, HTTPSConnectionPool):
-    """Hands out pinned TLS connections; the guard settings reach them as connection arguments."""
-
-    ConnectionCls = _PinnedHTTPSConnection
-
-
-class _Connections:
-    """Every connection a transport opened, to cut those lent to one thread."""
-
-    def __init__(self) -> None:
-        self._open: weakref.WeakSet[_PinnedConnectionMixin] = weakref.WeakSet()
-        self._lock = threading.Lock()
-
-    def track(self, connection: _PinnedConnectionMixin) -> None:
-        with self._lock:
-            self._open.add(connection)
-
-    def interrupt(self, borrower: int) -> None:
-        """Shut down the socket of every connection lent to the thread `borrower`.
-
-        Socket timeouts bound each read, not a whole exchange; a deadline needs another thread
-        to wake the blocked read, and shutdown does that at once, TLS included. The pools are
-        shared by every thread of a sender, so only the late thread's connections are cut.
-        """
-        with self._lock:
-            connections = [c for c in self._open if c.borrower == borrower]
-        for connection in connections:
-            sock = connection.sock
-            if isinstance(sock, socket.socket):
-                with contextlib.suppress(OSError):
-                    # The plain socket's shutdown: SSLSocket's own also drops its TLS object,
-                    # and the reading thread's next read would raise ValueError, not the
-                    # connection error the HTTP stack knows how to handle.
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-    def pool_classes(self, allow_private: bool) -> dict[str, Any]:
-        """urllib3's pool classes by scheme, handing out pinned, checked, tracked connections."""
-        return {
-            "http": partial(
-                _PinnedHTTPConnectionPool, allow_private=allow_private, on_open=self.track
-            ),
-            "https": partial(
-                _PinnedHTTPSConnectionPool, allow_private=allow_private, on_open=self.track
-            ),
-        }
-
-
-class GuardedPoolManager(PoolManager):
-    """urllib3 straight, for the fan-out: one kept-alive pool per endpoint host, connections
-    pinned to the addresses checked, no proxy (a PoolManager has none), and `interrupt` to cut
-    a late thread's exchange. With `allow_private` the addresses are still resolved once and
-    pinned, only not refused."""
-
-    def __init__(self, *, allow_private: bool, num_pools: int, maxsize: int) -> None:
-        super().__init__(num_pools=num_pools, maxsize=maxsize)
-        self._connections = _Connections()
-        self.pool_classes_by_scheme = self._connections.pool_classes(allow_private)
-        self.interrupt = self._connections.interrupt
-
-
-class GuardedAdapter(HTTPAdapter):
-    """The requests transport for WebSub verification: connects only to addresses it has
-    checked, refuses proxies, and can cut its connections from another thread.
-
-    Send through it directly, or mount it for both `http://` and `https://` on a Session. With
-    `allow_private` the addresses are still resolved once and pinned, only not refused (tests,
-    intranet deployments).
-    """
-
-    def __init__(self, *, allow_private: bool, **kwargs: Any) -> None:
-        # Set first: HTTPAdapter.__init__ builds the pool manager, which needs them.
-        self.allow_private = allow_private
-        self._connections = _Connections()
-        self.interrupt = self._connections.interrupt
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = self._connections.pool_classes(self.allow_private)
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> NoReturn:
-        """A proxy connects on our behalf to addresses this guard never sees."""
-        raise TargetRefused(proxy, "sending through a proxy would bypass the address check")
+    refuse_private(url, addresses)

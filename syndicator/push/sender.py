@@ -31,7 +31,8 @@ from urllib3.exceptions import (
 from urllib3.poolmanager import PoolKey
 from urllib3.util import parse_url
 
-from syndicator.push.guard import GuardedPoolManager, TargetRefused, check_scheme
+from syndicator.push.guard import TargetRefused, check_scheme
+from syndicator.push.pinned import GuardedPoolManager
 
 DEFAULT_USER_AGENT = "syndicator-push"
 # The reply is read only so that its connection can carry the next post; past this, dropping

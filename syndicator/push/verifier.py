@@ -26,7 +26,8 @@ from urllib3.exceptions import HTTPError as TransportError
 
 from syndicator.config import Config
 from syndicator.push import websub
-from syndicator.push.guard import GuardedAdapter, TargetRefused
+from syndicator.push.guard import TargetRefused
+from syndicator.push.pinned import GuardedAdapter
 from syndicator.push.polling import PollingWorker
 from syndicator.push.sender import Deadlines
 from syndicator.push.websub import HubRequest, PendingRequest

@@ -7,7 +7,8 @@ from ipaddress import ip_address
 import pytest
 import requests
 
-from syndicator.push.guard import GuardedAdapter, TargetRefused, check_target, refusal_reason
+from syndicator.push.guard import TargetRefused, check_target, refusal_reason
+from syndicator.push.pinned import GuardedAdapter
 
 from .receivers import CERT, reply, trickle
 
