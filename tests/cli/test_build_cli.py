@@ -96,6 +96,26 @@ def test_seeds_build_with_the_default_config_gives_valid_empty_site_feeds(tmp_pa
     assert (public / "index.html").is_file() and (public / "feeds.opml").is_file()
 
 
+def test_build_imports_no_http_or_web_stack(tmp_path: Path, content: Path):
+    """``build`` is a one-shot command: the HTTP client of delivery and the web server's stack
+    cost it a tenth of its start-up and serve nothing it does (issue 13)."""
+    stacks = ("requests", "urllib3", "fastapi", "starlette", "uvicorn")
+    script = (
+        "import sys; from syndicator.cli import main; code = main(sys.argv[1:]); "
+        f"print(sorted(m for m in {stacks!r} if m in sys.modules)); sys.exit(code)"
+    )
+    args = ["build", "--content", str(content), "--output", str(tmp_path / "out")]
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args, "--base-url", BASE_URL],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
 # Rebuilding ----------------------------------------------------------------------------------
 
 
