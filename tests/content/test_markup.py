@@ -119,3 +119,19 @@ def test_characters_xml_forbids_are_removed_everywhere(site: Site):
     assert item["summary"] == "Summary"
     assert item["content_html"] == "<p>Body text.</p>"
     assert built.entries()["Bad title"].author == "Author"
+
+
+def test_fenced_code_keeps_html_and_asterisks_literal(site: Site):
+    """Inside fenced code (``` or ~~~) nothing is an HTML block or emphasis: a reader sees the
+    characters the author typed, as kramdown shows them; outside, both still apply."""
+    body = (
+        "Some **bold** words.\n\n"
+        '```html\n<div class="card">\n**not bold**\n</div>\n```\n\n'
+        "~~~\n<span>a</span> and **b**\n~~~\n\n"
+        "<div>after</div>\n"
+    )
+    fragment = lxml_html.fragment_fromstring(content_of(site, body), create_parent="div")
+    codes = [code.text_content() for code in fragment.iter("code")]
+    assert codes == ['<div class="card">\n**not bold**\n</div>\n', "<span>a</span> and **b**\n"]
+    assert [strong.text_content() for strong in fragment.iter("strong")] == ["bold"]
+    assert "after" in [div.text_content() for div in fragment.iter("div")]
