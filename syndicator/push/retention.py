@@ -89,13 +89,7 @@ def _delivery_batch(connection: Connection, before: datetime, batch: int) -> tup
             .limit(batch)
         ).scalars()
     )
-    if not ids:
-        return Pruned(), 0
-    attempts = connection.execute(
-        delete(delivery_attempts).where(delivery_attempts.c.delivery_id.in_(ids))
-    ).rowcount
-    removed = connection.execute(delete(deliveries).where(deliveries.c.id.in_(ids))).rowcount
-    return Pruned(0, removed, attempts), len(ids)
+    return _delete_deliveries(connection, ids)
 
 
 def _event_batch(connection: Connection, before: datetime, batch: int) -> tuple[Pruned, int]:
@@ -131,6 +125,11 @@ def _websub_batch(connection: Connection, before: datetime, batch: int) -> tuple
             .limit(batch)
         ).scalars()
     )
+    return _delete_deliveries(connection, ids)
+
+
+def _delete_deliveries(connection: Connection, ids: list[int]) -> tuple[Pruned, int]:
+    """The deliveries ``ids`` with their attempt logs (the rows of one batch)."""
     if not ids:
         return Pruned(), 0
     attempts = connection.execute(
