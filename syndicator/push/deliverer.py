@@ -1,10 +1,10 @@
 """The delivery loop: claim due deliveries in batches, post them concurrently, settle them.
 
 One loop thread talks to the store (a round settles what finished and claims what is due, in
-one transaction of a few statements, hundreds of deliveries at a time); a pool of
-``push.max_concurrency`` threads does the HTTP. A claimed batch is split by endpoint into runs
-of a few deliveries, each posted in turn by one thread over its kept-alive connection, so a
-thread switch, a pool hand-off and a signing key are paid per run, not per post.
+one transaction of a few statements, hundreds of deliveries at a time); the sender's event loop
+does the HTTP, at most ``push.max_concurrency`` posts at once. A claimed batch is split by
+endpoint into runs of a few deliveries, each posted in turn over one kept-alive connection, so
+a hand-off and a signing key are paid per run, not per post.
 
 Retention runs beside it (``syndicator.push.retention``): every hour, in a thread of its own,
 in small batches.
@@ -21,6 +21,7 @@ that serves WebSub subscribers needs the output folder (as in ``--role all``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import random
@@ -82,8 +83,9 @@ class Deliverer(PollingWorker):
         self.engine = engine
         self.clock = clock
         self.slots = max(1, config.push.max_concurrency)
-        self.sender = Sender(allow_private=config.push.allow_private_targets, threads=self.slots)
-        # Runs of one endpoint in flight at once: its share of the threads.
+        self.sender = Sender(allow_private=config.push.allow_private_targets)
+        self._posting = asyncio.Semaphore(self.slots)
+        # Runs of one endpoint in flight at once: its share of the posts.
         self.per_endpoint = max(1, self.slots // 4) * RUN
         self.timeout = config.push.timeout_seconds
         # Long enough that a live worker always settles before anyone else may take over.
@@ -98,7 +100,7 @@ class Deliverer(PollingWorker):
         self._settled_at = time.monotonic()
         self._signers: dict[str, WebhookSigner] = {}
         self.pruner = Pruner(engine, clock, config.push.retention_days)
-        super().__init__("deliverer", workers=self.slots, idle_seconds=IDLE_POLL_SECONDS, log=log)
+        super().__init__("deliverer", idle_seconds=IDLE_POLL_SECONDS, log=log)
 
     def start(self) -> None:
         if self.sole_deliverer:
@@ -110,8 +112,8 @@ class Deliverer(PollingWorker):
         """Stop claiming, let attempts under way finish (bounded by the timeout), settle them."""
         self.pruner.stop()
         super().stop()
-        self._settle()
         self.sender.close()
+        self._settle()
 
     def _round(self) -> bool:
         """Settle what finished and claim what is due, in one transaction: a round's cost in
@@ -141,9 +143,9 @@ class Deliverer(PollingWorker):
             run = runs.setdefault(claimed.subscription_id, [])
             run.append(claimed)
             if len(run) == RUN:
-                self._pool.submit(self._deliver, runs.pop(claimed.subscription_id))
+                self.sender.run(self._deliver(runs.pop(claimed.subscription_id)))
         for run in runs.values():
-            self._pool.submit(self._deliver, run)
+            self.sender.run(self._deliver(run))
         return bool(results or taken)
 
     def _worth_a_round(self) -> bool:
@@ -171,25 +173,26 @@ class Deliverer(PollingWorker):
             per_endpoint=BACKLOG * self.per_endpoint,
         )
 
-    def _deliver(self, run: Sequence[Claimed]) -> None:
+    async def _deliver(self, run: Sequence[Claimed]) -> None:
         """Post a run to one endpoint in turn; what is left after a post that got no answer,
         or once the run has taken ``timeout``, goes back unsent. Each result is handed over
         as it comes, so a crash repeats at most what the next round had not yet settled."""
-        started = time.monotonic()
-        stopped = False
-        for claimed in run:
-            if stopped or time.monotonic() - started > self.timeout:
-                self._done.put(Settled(claimed, None, self.clock()))
-                continue
-            try:
-                body, headers = self._request(claimed)
-                attempt = self.sender.post(claimed.url, body, headers, self.timeout)
-            except Exception as exc:  # never lose a claimed delivery to a bug in one attempt
-                attempt = Attempt(None, 0.0, f"{type(exc).__name__}: {exc}")
-            self._done.put(Settled(claimed, attempt, self.clock()))
-            if self._done.qsize() >= SETTLE_BATCH:
-                self.wake()
-            stopped = attempt.status is None
+        async with self._posting:
+            started = time.monotonic()
+            stopped = False
+            for claimed in run:
+                if stopped or time.monotonic() - started > self.timeout:
+                    self._done.put(Settled(claimed, None, self.clock()))
+                    continue
+                try:
+                    body, headers = self._request(claimed)
+                    attempt = await self.sender.send(claimed.url, body, headers, self.timeout)
+                except Exception as exc:  # never lose a claimed delivery to a bug in one attempt
+                    attempt = Attempt(None, 0.0, f"{type(exc).__name__}: {exc}")
+                self._done.put(Settled(claimed, attempt, self.clock()))
+                if self._done.qsize() >= SETTLE_BATCH:
+                    self.wake()
+                stopped = attempt.status is None
         self.wake()
 
     def _request(self, claimed: Claimed) -> tuple[bytes, dict[str, str]]:

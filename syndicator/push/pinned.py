@@ -6,6 +6,7 @@ connect to exactly the addresses checked. Kept apart from the guard's policy so 
 checks a URL (a subscription being made, the outbox) never imports requests and urllib3.
 """
 
+import asyncio
 import contextlib
 import socket
 import sys
@@ -16,11 +17,11 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, NoReturn
 
+from aiohttp.abc import AbstractResolver, ResolveResult
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-from urllib3.poolmanager import PoolManager
 from urllib3.util.connection import create_connection
 
 from syndicator.push.guard import IPAddress, TargetRefused, refuse_private, resolve
@@ -211,17 +212,36 @@ class _Connections:
         }
 
 
-class GuardedPoolManager(PoolManager):
-    """urllib3 straight, for the fan-out: one kept-alive pool per endpoint host, connections
-    pinned to the addresses checked, no proxy (a PoolManager has none), and `interrupt` to cut
-    a late thread's exchange. With `allow_private` the addresses are still resolved once and
-    pinned, only not refused."""
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver for the fan-out: the addresses it returns are the only ones the
+    connection tries, so checking them here is checking the address actually connected to.
+    Names only: aiohttp connects to an IP literal without asking, so the sender checks those.
+    With `allow_private` the addresses are still resolved once and pinned, only not refused."""
 
-    def __init__(self, *, allow_private: bool, num_pools: int, maxsize: int) -> None:
-        super().__init__(num_pools=num_pools, maxsize=maxsize)
-        self._connections = _Connections()
-        self.pool_classes_by_scheme = self._connections.pool_classes(allow_private)
-        self.interrupt = self._connections.interrupt
+    def __init__(self, *, allow_private: bool) -> None:
+        self._allow_private = allow_private
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        loop = asyncio.get_running_loop()
+        addresses = await loop.run_in_executor(None, resolve, host, port)
+        if not self._allow_private:
+            refuse_private(f"{host}:{port}", addresses)
+        return [
+            {
+                "hostname": host,
+                "host": str(address),
+                "port": port,
+                "family": socket.AF_INET6 if address.version == 6 else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        """Nothing held: lookups run on the loop's executor."""
 
 
 class GuardedAdapter(HTTPAdapter):

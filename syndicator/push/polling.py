@@ -1,8 +1,9 @@
-"""Background workers that take work from the store in rounds and hand it to a thread pool.
+"""Background workers that take work from the store in rounds and hand it on.
 
 The deliverer and the WebSub verifier both work this way: one loop thread runs a round at once
 when this process wakes it (it has just written work), else every ``idle_seconds`` (to find
-what other processes wrote, or what a dead one left), and passes what it took to a pool. A
+what other processes wrote, or what a dead one left), and hands what it took to its workers (a
+thread pool, an event loop). A
 round that raises is logged and retried after the idle wait, so one store hiccup never ends
 the loop.
 """
@@ -11,20 +12,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 
 class PollingWorker:
-    """Subclasses implement ``_round``: take work, submit it to ``_pool``, say if any was found
-    (another round then follows at once)."""
+    """Subclasses implement ``_round``: take work, hand it on, say if any was found (another
+    round then follows at once)."""
 
-    def __init__(
-        self, name: str, *, workers: int, idle_seconds: float, log: logging.Logger
-    ) -> None:
+    def __init__(self, name: str, *, idle_seconds: float, log: logging.Logger) -> None:
         self._name = name
         self._idle_seconds = idle_seconds
         self._log = log
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"{name}-pool")
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -38,12 +35,11 @@ class PollingWorker:
         self._wake.set()
 
     def stop(self) -> None:
-        """Take no more work; return once the work under way has finished."""
+        """Take no more work; the work handed on may still be under way."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
-        self._pool.shutdown(wait=True)
 
     def _round(self) -> bool:
         raise NotImplementedError

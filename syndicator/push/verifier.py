@@ -15,6 +15,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -26,10 +27,10 @@ from urllib3.exceptions import HTTPError as TransportError
 
 from syndicator.config import Config
 from syndicator.push import websub
+from syndicator.push.deadlines import Deadlines
 from syndicator.push.guard import TargetRefused
 from syndicator.push.pinned import GuardedAdapter
 from syndicator.push.polling import PollingWorker
-from syndicator.push.sender import Deadlines
 from syndicator.push.websub import HubRequest, PendingRequest
 
 log = logging.getLogger("syndicator.websub")
@@ -97,7 +98,13 @@ class Verifier(PollingWorker):
         self.lease = timedelta(seconds=self.timeout * 2 + 30)
         self._busy = 0
         self._busy_lock = threading.Lock()
-        super().__init__("websub-verifier", workers=WORKERS, idle_seconds=POLL_SECONDS, log=log)
+        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="websub-verifier-pool")
+        super().__init__("websub-verifier", idle_seconds=POLL_SECONDS, log=log)
+
+    def stop(self) -> None:
+        """Take no more requests; return once those under way are concluded."""
+        super().stop()
+        self._pool.shutdown(wait=True)
 
     def _round(self) -> bool:
         """Take what the free verifier threads can verify and hand it to them."""

@@ -28,11 +28,11 @@ def _run(tmp_path: Path, url: str, count: int, timeout: float) -> list[Settled]:
     secret = generate_secret()
     run = [Claimed(n, f"msg_{n}", 0, "sub_1", url, secret, b"{}") for n in range(count)]
     try:
-        deliverer._deliver(run)
-        return deliverer._finished()
+        deliverer.sender.run(deliverer._deliver(run))
     finally:
-        deliverer.sender.close()
+        deliverer.sender.close()  # once the run has ended
         engine.dispose()
+    return deliverer._finished()
 
 
 def test_a_run_stops_at_the_first_post_without_answer(tmp_path, closed_port):

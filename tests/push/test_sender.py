@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from syndicator.push.guard import check_target
 from syndicator.push.sender import Attempt, Outcome, Sender, parse_retry_after
 from syndicator.push.signing import generate_secret, webhook_headers
 
@@ -61,7 +62,8 @@ def test_a_2xx_answer_delivers_the_body_and_headers_as_given(serve, sender):
     ],
 )
 def test_the_status_decides_the_outcome(serve, sender, status, outcome, error):
-    receiver = serve(reply(status, body=b"reply body"))
+    # A 204 has no body (RFC 9110 §15.3.5): bytes after its head would be the next response.
+    receiver = serve(reply(status, body=b"" if status == 204 else b"reply body"))
     attempt = sender.post(receiver.url(), BODY, HEADERS, timeout=5)
     assert (attempt.status, attempt.outcome, attempt.error) == (status, outcome, error)
 
@@ -174,7 +176,7 @@ def test_a_connection_closed_without_answer_fails(serve, sender):
     receiver = serve(hang_up)
     attempt = sender.post(receiver.url(), BODY, HEADERS, timeout=5)
     assert attempt.status is None
-    assert attempt.error == "RemoteDisconnected: Remote end closed connection without response"
+    assert attempt.error == "ServerDisconnectedError: Server disconnected"
 
 
 def test_posts_from_one_thread_share_a_keep_alive_connection(serve, sender):
@@ -219,7 +221,7 @@ def test_concurrent_posts_to_one_host_each_have_a_connection_and_keep_it(serve, 
     def work() -> None:
         statuses.extend(sender.post(receiver.url(), BODY, HEADERS, timeout=5).status for _ in "ab")
 
-    with Sender(allow_private=True, threads=2) as sender:
+    with Sender(allow_private=True) as sender:
         threads = [threading.Thread(target=work) for _ in range(2)]
         for thread in threads:
             thread.start()
@@ -242,7 +244,7 @@ def test_a_deadline_cuts_only_the_late_threads_exchange(serve):
             reply(204)(handler, receiver)
 
     receiver = serve(by_path)
-    with Sender(allow_private=True, threads=2) as sender:
+    with Sender(allow_private=True) as sender:
         # Both on the one pool of this host: the stalled post's deadline passes while the
         # other is in flight on its own connection.
         slow = []
@@ -320,7 +322,6 @@ def test_errors_and_logs_never_show_the_signature(serve, closed_port, sender, ca
 
     assert all(a.error for a in attempts)
     printed = caplog.text + "".join(a.error or "" for a in attempts)
-    assert "POST /hook" in caplog.text  # the transport did log; just not the headers
     for value in (secret, secret.removeprefix("whsec_"), signed["webhook-signature"]):
         assert value not in printed
         assert value.split(",")[-1] not in printed
@@ -328,10 +329,19 @@ def test_errors_and_logs_never_show_the_signature(serve, closed_port, sender, ca
 
 def test_private_targets_are_refused_before_any_connection(serve, connects):
     receiver = serve(reply(204))
+    # IP literals (never resolved by the transport) and names (resolved, then checked).
+    by_name = receiver.url(host="localhost")
+    in_decimal = f"http://2130706433:{receiver.port}/hook"
     with Sender() as sender:
         attempts = {
             url: sender.post(url, BODY, HEADERS, timeout=2)
-            for url in (receiver.url(), "http://10.0.0.1/hook", "http://169.254.169.254/")
+            for url in (
+                receiver.url(),
+                "http://10.0.0.1/hook",
+                "http://169.254.169.254/",
+                by_name,
+                in_decimal,
+            )
         }
 
     assert attempts[receiver.url()].error == (
@@ -342,6 +352,13 @@ def test_private_targets_are_refused_before_any_connection(serve, connects):
     )
     assert attempts["http://169.254.169.254/"].error == (
         "refused to send to 169.254.169.254:80: 169.254.169.254 is a link-local address"
+    )
+    assert attempts[by_name].error == (
+        f"refused to send to localhost:{receiver.port}: 127.0.0.1 is a loopback address"
+    )
+    # yarl refuses the decimal form of an address outright.
+    assert attempts[in_decimal].error == (
+        "InvalidUrlClientError: 2130706433 - is not a canonical IPv4 address"
     )
     assert {a.outcome for a in attempts.values()} == {Outcome.FAILED}
     assert {a.status for a in attempts.values()} == {None}
@@ -362,3 +379,48 @@ def test_attempts_are_immutable():
     attempt = Attempt(status=200, duration_ms=1.0, error=None)
     with pytest.raises(AttributeError):
         attempt.status = 500  # type: ignore[misc]
+
+
+def test_dns_rebinding_is_refused_at_connect_time(serve, rebinding_dns, connects):
+    receiver = serve(reply(204))
+    lookups = rebinding_dns(public_answers=1)
+    url = f"http://rebind.test:{receiver.port}/hook"
+
+    check_target(url, allow_private=False)  # the name looked public when subscribed
+    with Sender() as sender:
+        attempt = sender.post(url, BODY, HEADERS, timeout=2)
+
+    assert attempt.error == (
+        f"refused to send to rebind.test:{receiver.port}: 127.0.0.1 is a loopback address"
+    )
+    assert lookups == ["rebind.test", "rebind.test"]
+    assert connects == []
+    assert receiver.connections == 0
+
+
+def test_the_connection_goes_to_the_address_resolved_once(serve, rebinding_dns, connects):
+    # Later lookups would answer a public address: a transport resolving again after its
+    # check would try to reach it, and the `connects` tripwire would fail the test.
+    receiver = serve(reply(204))
+    lookups = rebinding_dns(public_answers=0)
+    url = f"http://rebind.test:{receiver.port}/hook"
+    with Sender(allow_private=True) as sender:
+        attempts = [sender.post(url, BODY, HEADERS, timeout=2) for _ in range(2)]
+
+    assert [a.status for a in attempts] == [204, 204]
+    assert lookups == ["rebind.test"]
+    assert connects == [("127.0.0.1", receiver.port)]
+    assert receiver.received[0].headers["Host"] == f"rebind.test:{receiver.port}"
+
+
+def test_tls_is_verified_against_the_host_name(serve):
+    # The receiver's certificate is self-signed, so no CA the sender trusts vouches for it;
+    # the handshake still names the host (SNI), not the address it connected to.
+    receiver = serve(reply(204), tls=True)
+    with Sender(allow_private=True) as sender:
+        attempt = sender.post(receiver.url(host="localhost"), BODY, HEADERS, timeout=5)
+
+    assert attempt.status is None
+    assert attempt.error is not None and "CERTIFICATE_VERIFY_FAILED" in attempt.error
+    assert receiver.server_names == ["localhost"]
+    assert receiver.received == []
