@@ -24,6 +24,7 @@ from sqlalchemy import Engine, func, select
 
 from syndicator.push import outbox
 from syndicator.push.deliverer import Deliverer
+from syndicator.push.retention import Pruner
 from syndicator.store import records
 from syndicator.store.database import open_engine
 from syndicator.store.records import Event
@@ -62,7 +63,13 @@ def main() -> None:
         engine = open_engine(config.store.url)
         with nginx(args.receivers, root / "nginx") as ports:
             subscribe(engine, ports)
-            deliverer = Deliverer(config, engine, prune_every=args.prune_every)
+            deliverer = Deliverer(config, engine)
+            deliverer.pruner = Pruner(
+                engine,
+                deliverer.clock,
+                config.push.retention_days,
+                interval=args.prune_every,
+            )
             deliverer.start()
             rates: list[float] = []
             pruning: list[bool] = []

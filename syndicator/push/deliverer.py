@@ -25,7 +25,6 @@ import asyncio
 import logging
 import queue
 import random
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -35,7 +34,6 @@ from sqlalchemy import Connection, Engine
 
 from syndicator.config import Config
 from syndicator.push import queue as lease_queue
-from syndicator.push import retention
 from syndicator.push.counters import SHARDS
 from syndicator.push.distribution import distribution
 from syndicator.push.polling import PollingWorker
@@ -80,7 +78,6 @@ class Deliverer(PollingWorker):
         *,
         clock: Clock = _clock,
         sole_deliverer: bool = False,
-        prune_every: float = retention.INTERVAL_SECONDS,
     ) -> None:
         self.config = config
         self.engine = engine
@@ -102,12 +99,7 @@ class Deliverer(PollingWorker):
         self._window = BACKLOG * self.slots * RUN
         self._settled_at = time.monotonic()
         self._signers: dict[str, WebhookSigner] = {}
-        # This process's store writers (rounds, pruning) take turns here, not in SQLite's
-        # busy wait (`Pruner`).
-        self._turn = threading.Lock()
-        self.pruner = Pruner(
-            engine, clock, config.push.retention_days, interval=prune_every, turn=self._turn
-        )
+        self.pruner = Pruner(engine, clock, config.push.retention_days)
         super().__init__("deliverer", idle_seconds=IDLE_POLL_SECONDS, log=log)
 
     def start(self) -> None:
@@ -132,7 +124,7 @@ class Deliverer(PollingWorker):
         results = self._finished()
         self._in_flight -= len(results)
         try:
-            with self._turn, self.engine.begin() as connection:
+            with self.engine.begin() as connection:
                 reports = self._settle_in(connection, results)
                 taken = self._claim(connection)
         except Exception:
@@ -235,7 +227,7 @@ class Deliverer(PollingWorker):
         """Record what finished after the loop stopped."""
         results = self._finished()
         if results:
-            with self._turn, self.engine.begin() as connection:
+            with self.engine.begin() as connection:
                 reports = self._settle_in(connection, results)
             self._log_settled(results, reports)
 

@@ -8,14 +8,11 @@ never wait long on the store (SQLite has one writer at a time).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, and_, delete, exists, select
 
@@ -23,10 +20,6 @@ from syndicator.push.status import SETTLED, UNSETTLED
 from syndicator.store.schema import deliveries, delivery_attempts, events
 
 log = logging.getLogger("syndicator.push")
-_ALONE: AbstractContextManager[Any] = contextlib.nullcontext()
-"""The turn of a pruner that writes alone (`syndicator prune`)."""
-INTERVAL_SECONDS = 3600.0
-"""How often a deliverer prunes: hourly (docs/contracts/push.md)."""
 BATCH = 500
 """Rows of a table deleted per transaction: a few milliseconds of the write lock."""
 
@@ -61,16 +54,14 @@ def prune(
     *,
     batch: int = BATCH,
     between: Callable[[], None] = lambda: None,
-    turn: AbstractContextManager[Any] = _ALONE,
 ) -> Pruned:
     """Delete what retention lets go, batch after batch until none is left; ``between`` runs
-    after each batch (a pause, a check that the worker is stopping); each batch's transaction
-    is made holding ``turn``, the store writers' lock of this process."""
+    after each batch (a pause, a check that the worker is stopping)."""
     before = cutoff(now, retention_days)
     total = Pruned()
     for step in (_delivery_batch, _event_batch, _websub_batch):
         while True:
-            with turn, engine.begin() as connection:
+            with engine.begin() as connection:
                 done, taken = step(connection, before, batch)
             total += done
             between()
@@ -150,14 +141,7 @@ def _delete_deliveries(connection: Connection, ids: list[int]) -> tuple[Pruned, 
 
 class Pruner:
     """Prunes every ``interval`` seconds in a thread of its own, the first time at start; a
-    short pause between batches leaves the store to the deliverers.
-
-    ``turn`` is a lock the deliverer of this process holds for its own transactions: on SQLite
-    a writer that finds the store locked sleeps in steps of up to 25 ms before it looks
-    again, so a deliverer meeting batch after batch slept through the pauses between them
-    (the soak's waves were a fifth slower while pruning); waiting on the lock, it writes as
-    soon as a batch ends.
-    """
+    short pause between batches leaves the store to the deliverers."""
 
     def __init__(
         self,
@@ -165,12 +149,10 @@ class Pruner:
         clock: Callable[[], datetime],
         retention_days: float,
         *,
-        interval: float = INTERVAL_SECONDS,
+        interval: float = 3600.0,
         pause: float = 0.01,
-        turn: AbstractContextManager[Any] = _ALONE,
     ) -> None:
         self._engine = engine
-        self._turn = turn
         self._clock = clock
         self._retention_days = retention_days
         self._interval = interval
@@ -195,7 +177,6 @@ class Pruner:
                     self._clock(),
                     self._retention_days,
                     between=self._between,
-                    turn=self._turn,
                 )
             except _Stopped:
                 return

@@ -4,14 +4,12 @@ undelivered, recent, or part of the catalog stays. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
-from sqlalchemy.event import listen
 
 from syndicator.push import outbox
 from syndicator.push import subscriptions as subs
@@ -160,22 +158,6 @@ def test_each_transaction_deletes_at_most_a_batch_of_deliveries(engine):
     assert (pruned.events, pruned.deliveries, pruned.attempts) == (3, 6, 6)
     assert left[-1] == 0
     assert max(a - b for a, b in pairwise(left)) <= 4, left
-
-
-def test_each_batch_is_written_holding_the_turn(engine):
-    """A deliverer's rounds and its pruner's batches take turns on one lock of the process: on
-    SQLite a writer finding the store locked sleeps in steps of up to 25 ms, and a deliverer
-    meeting batch after batch slept through the pauses between them."""
-    for n in range(3):
-        _event(engine, f"delivered-{n}", OLD, DeliveryStatus.DELIVERED)
-    turn = threading.Lock()
-    held: list[bool] = []
-    listen(engine, "begin", lambda _connection: held.append(turn.locked()))
-
-    pruned = prune(engine, NOW, 30, batch=4, turn=turn)
-
-    assert pruned.deliveries == 6
-    assert len(held) >= 3 and all(held), held
 
 
 def test_cli_prune_prints_what_it_deleted(tmp_path: Path, run_cli):
