@@ -112,6 +112,7 @@ class Sender:
     ) -> None:
         self._allow_private = allow_private
         self._targets: dict[str, URL] = {}
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="push-sender", daemon=True
@@ -149,7 +150,7 @@ class Sender:
                 data=body,
                 headers=headers,
                 allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=timeout),
+                timeout=self._timeout(timeout),
             ) as response:
                 head = await _drain(response)
         except (aiohttp.ClientError, OSError, TargetRefused) as error:
@@ -173,6 +174,13 @@ class Sender:
 
     def _wait(self, work: Coroutine[Any, Any, _T]) -> _T:
         return asyncio.run_coroutine_threadsafe(work, self._loop).result()
+
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        """One (immutable) timeout object per value: making one was a fortieth of a post."""
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+        return timeout
 
     def _target(self, url: str) -> URL:
         """`url` parsed, once: http(s) only, and without `allow_private` an IP literal host
