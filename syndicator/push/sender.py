@@ -111,24 +111,40 @@ class Sender:
         self, *, allow_private: bool = False, user_agent: str = DEFAULT_USER_AGENT
     ) -> None:
         self._allow_private = allow_private
+        self._user_agent = user_agent
         self._targets: dict[str, URL] = {}
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="push-sender", daemon=True
-        )
-        self._thread.start()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._session = self._wait(self._open(user_agent))
+        # The loop, its thread and the session start with the first post: a sender made and
+        # never used (a deliverer built, then not started) leaves no thread behind.
+        self._starting = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._session: aiohttp.ClientSession | None = None
 
-    async def _open(self, user_agent: str) -> aiohttp.ClientSession:
+    def _started(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is not None:
+            return loop
+        with self._starting:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(
+                    target=loop.run_forever, name="push-sender", daemon=True
+                )
+                self._thread.start()
+                self._session = asyncio.run_coroutine_threadsafe(self._open(), loop).result()
+                self._loop = loop
+            return self._loop
+
+    async def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
             resolver=GuardedResolver(allow_private=self._allow_private), limit=0
         )
         return aiohttp.ClientSession(
             connector=connector,
             # The reply is not used; compressing it only costs both ends.
-            headers={"User-Agent": user_agent, "Accept-Encoding": "identity"},
+            headers={"User-Agent": self._user_agent, "Accept-Encoding": "identity"},
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
@@ -144,8 +160,10 @@ class Sender:
         described without the request's headers, which carry the signature.
         """
         started = time.monotonic()
+        session = self._session
+        assert session is not None, "send runs on the loop, which starts with the session"
         try:
-            async with self._session.post(
+            async with session.post(
                 self._target(url),
                 data=body,
                 headers=headers,
@@ -164,16 +182,16 @@ class Sender:
 
     def run(self, work: Coroutine[Any, Any, None]) -> None:
         """Start `work` on the sender's loop, from any thread, without waiting for it."""
-        self._loop.call_soon_threadsafe(self._start, work)
+        self._started().call_soon_threadsafe(self._start, work)
 
     def _start(self, work: Coroutine[Any, Any, None]) -> None:
         # The loop keeps only weak references to its tasks.
-        task = self._loop.create_task(work)
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def _wait(self, work: Coroutine[Any, Any, _T]) -> _T:
-        return asyncio.run_coroutine_threadsafe(work, self._loop).result()
+        return asyncio.run_coroutine_threadsafe(work, self._started()).result()
 
     def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
         """One (immutable) timeout object per value: making one was a fortieth of a post."""
@@ -198,16 +216,21 @@ class Sender:
 
     def close(self) -> None:
         """Let the posts under way end (each within its timeout), close every connection and
-        stop the loop; for shutdown."""
-        self._wait(self._close())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+        stop the loop; for shutdown. A sender never used has nothing to close."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._close(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+        self._loop = self._thread = self._session = None
 
     async def _close(self) -> None:
         if self._tasks:
             await asyncio.wait(list(self._tasks))
-        await self._session.close()
+        if self._session is not None:
+            await self._session.close()
 
     def __enter__(self) -> Self:
         return self
