@@ -29,6 +29,42 @@ from syndicator.store.database import open_engine
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_by_process() -> dict[int, tuple[str, float]]:
+    """Every process's name and CPU seconds so far (/proc), to account for the work of a run
+    by what did it: the deliverers, PostgreSQL, nginx and this process (the scan, the polls)."""
+    seen: dict[int, tuple[str, float]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        seen[int(stat.parent.name)] = (name, (int(fields[11]) + int(fields[12])) / TICKS)
+    return seen
+
+
+def _cores_used(
+    before: dict[int, tuple[str, float]],
+    after: dict[int, tuple[str, float]],
+    ours: set[int],
+    seconds: float,
+) -> dict[str, float]:
+    """Cores kept busy during the run, by kind of process."""
+    used: dict[str, float] = {}
+    for pid, (name, cpu) in after.items():
+        kind = "deliverers" if pid in ours else name
+        if kind not in ("deliverers", "postgres", "nginx") and pid != os.getpid():
+            continue
+        kind = "bench (scan, polls)" if pid == os.getpid() else kind
+        spent = cpu - before.get(pid, (name, 0.0))[1]
+        used[kind] = used.get(kind, 0.0) + spent / seconds
+    return used
+
+
 def run(workers: int, events: int, ports: list[int], root: Path) -> float:
     name = f"syndicator_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN, autocommit=True) as admin:
@@ -66,9 +102,18 @@ def run(workers: int, events: int, ports: list[int], root: Path) -> float:
             _wait(lambda: all("worker running" in log.read_text() for log in logs), 60)
             started = time.perf_counter()
             announce(scanner, config, events)
+            written, before = time.perf_counter(), _cpu_by_process()
             total = events * len(ports)
-            _wait(lambda: delivered(engine) >= total, 1800, every=0.05)
-            return total / (time.perf_counter() - started)
+            _wait(lambda: delivered(engine) >= total, 1800, every=0.02)
+            ended, after = time.perf_counter(), _cpu_by_process()
+            used = _cores_used(before, after, {p.pid for p in processes}, ended - written)
+            print(
+                f"  {workers} deliverer process(es): {total / (ended - written):,.0f}/s from the"
+                f" scan's end ({total / (ended - started):,.0f}/s from its start); cores busy: "
+                + ", ".join(f"{kind} {cores:.2f}" for kind, cores in sorted(used.items()))
+                + f"; in all {sum(used.values()):.2f} of {os.cpu_count()}"
+            )
+            return total / (ended - written)
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)
@@ -94,7 +139,6 @@ def main() -> None:
             rates = {}
             for count in (int(w) for w in args.workers.split(",")):
                 rates[count] = run(count, args.events, ports, Path(temporary) / f"w{count}")
-                print(f"  {count} deliverer process(es): {rates[count]:,.0f} deliveries/s")
             first = min(rates)
             for count, rate in rates.items():
                 if count != first:
