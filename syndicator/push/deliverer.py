@@ -46,7 +46,7 @@ log = logging.getLogger("syndicator.push")
 Clock = Callable[[], datetime]
 IDLE_POLL_SECONDS = 0.5
 RUN = 16
-"""Deliveries to one endpoint posted in a row by one thread."""
+"""Deliveries to one endpoint posted in a row, over one connection."""
 BACKLOG = 4
 """Rounds' worth of runs claimed ahead, so the loop has posts to make while a round waits on the
 store (on PostgreSQL a round is a dozen round trips: with 2, one deliverer kept 0.46 of a core
