@@ -161,10 +161,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> NoReturn:
     """The ``syndicator`` command and ``python -m syndicator``: ``main``, then the exit.
 
-    The objects left are frozen first, so the interpreter's last collections do not walk every
-    item, record and page a build made before the process ends (0.16 s of a 5,000-document
-    build's wall time); their memory goes back to the system with the process all the same.
+    The cyclic collector looks at young objects every 10,000 allocations instead of 700: a
+    build allocates millions, nearly all alive until it ends, and walking them took 0.14 s of
+    a 5,000-document build in the main process alone (0.05 s now; workers inherit the setting).
+    The objects left are frozen before the exit, so the interpreter's last collections do not
+    walk every item, record and page a build made (0.16 s more); their memory goes back to
+    the system with the process all the same.
     """
+    gc.set_threshold(10_000, *gc.get_threshold()[1:])
     code = main()
     gc.freeze()
     raise SystemExit(code)
