@@ -1,5 +1,5 @@
 """Allow ``python -m syndicator`` where the console script is not on PATH."""
 
-from syndicator.cli import main
+from syndicator.cli import run
 
-raise SystemExit(main())
+run()

@@ -259,7 +259,11 @@ class LiveCatalog:
 
     def _join(self, entry: Entry, delta: Delta, *, bulk: bool) -> None:
         for path, kind, slug, name in _memberships(entry.item):
-            feed = self._feeds.setdefault(path, _Feed(kind, slug))
+            feed = self._feeds.get(path)
+            if feed is None:
+                # Not ``setdefault``: it would build a feed (and its Counter) for every
+                # membership, a third of a first scan's catalog time.
+                feed = self._feeds[path] = _Feed(kind, slug)
             if bulk:
                 feed.order.append(entry.position)
                 index = 0

@@ -4,12 +4,14 @@ configuration, store or environment (a full disk, a folder not writable)."""
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from sqlalchemy import Connection
 
@@ -154,6 +156,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"syndicator: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def run() -> NoReturn:
+    """The ``syndicator`` command and ``python -m syndicator``: ``main``, then the exit.
+
+    The cyclic collector looks at young objects every 10,000 allocations instead of 700: a
+    build allocates millions, nearly all alive until it ends, and walking them took 0.14 s of
+    a 5,000-document build in the main process alone (0.05 s now; workers inherit the setting).
+    The objects left are frozen before the exit, so the interpreter's last collections do not
+    walk every item, record and page a build made (0.16 s more); their memory goes back to
+    the system with the process all the same.
+    """
+    gc.set_threshold(10_000, *gc.get_threshold()[1:])
+    code = main()
+    gc.freeze()
+    raise SystemExit(code)
 
 
 def _cmd_build(args: argparse.Namespace, config: Config) -> int:

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine
 
 from syndicator.catalog import LiveCatalog
 from syndicator.config import Config
-from syndicator.content.items import Item, Problem
+from syndicator.content.items import Item, Problem, reading_settings
 from syndicator.content.sources import Source, locate, roots, walk
 from syndicator.engine.reading import merge, read_sources
 from syndicator.engine.render import SiteRenderer
@@ -119,6 +119,7 @@ class Pipeline:
         self.render = render
         self.keep_cache = keep_cache
         self.roots = roots(config.content.paths)
+        self.reading = reading_settings(config)
         self._forget()
 
     def _forget(self) -> None:
@@ -133,6 +134,9 @@ class Pipeline:
         self._prior: dict[str, ItemRecord] = {}
         self._versions: dict[str, str] = {}
         self._baseline_done = False
+        # The settings the stored items were read under (``reading_settings``); when they are
+        # not the current ones, every file is read again.
+        self._read_with: str | None = None
 
     def _load(self) -> dict[str, DocumentRecord]:
         documents: dict[str, DocumentRecord] = {}
@@ -142,6 +146,7 @@ class Pipeline:
                 self._prior = records.load_items(connection)
                 done = records.get_setting(connection, records.BASELINE_DONE)
                 self._baseline_done = done is not None
+                self._read_with = records.get_setting(connection, records.READING_SETTINGS)
         self._documents = documents
         return documents
 
@@ -171,13 +176,19 @@ class Pipeline:
             gone = [key for key in documents if key not in present]
         else:
             sources, gone = found
+        # A store from before the settings were recorded: its items are taken as read under
+        # the current ones, as they always were, so an upgrade reads nothing again.
+        stale = self._read_with not in (None, self.reading)
         changed = [
             s
             for s in sources
-            if (old := documents.get(s.key)) is None
+            if stale
+            or (old := documents.get(s.key)) is None
             or (old.size, old.mtime_ns) != (s.size, s.mtime_ns)
         ]
-        known = {s.key: documents[s.key].sha256 for s in changed if s.key in documents}
+        known = (
+            {} if stale else {s.key: documents[s.key].sha256 for s in changed if s.key in documents}
+        )
         reads = read_sources(changed, self.config, known, progress)
         before = {
             r.source.key: documents[r.source.key].item for r in reads if r.source.key in documents
@@ -219,6 +230,7 @@ class Pipeline:
         if self.store is not None and self.announcer is not None:
             announced = self._record(self.store, self.announcer, updates, removed, step, now)
             self._baseline_done = True
+            self._read_with = self.reading
             self._prior.update((record.key, record) for record in announced.saved)
             distributions = self.announcer.after_output(now)
         problems = [p for rec in documents.values() for p in rec.problems] + self.catalog.problems
@@ -249,6 +261,8 @@ class Pipeline:
             if not step.baseline_done:
                 records.set_setting(connection, records.BASELINE_DONE, now.isoformat())
             records.set_setting(connection, records.LAST_SCAN, now.isoformat())
+            if self._read_with != self.reading:
+                records.set_setting(connection, records.READING_SETTINGS, self.reading)
         return announced
 
     def _sources_at(

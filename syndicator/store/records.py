@@ -18,6 +18,8 @@ T = TypeVar("T")
 CHUNK = 1000
 BASELINE_DONE = "baseline_done"
 LAST_SCAN = "last_scan"
+# The digest of the settings the stored items were read under (``items.reading_settings``).
+READING_SETTINGS = "reading_settings"
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,6 +131,30 @@ def test_a_second_build_without_change_rewrites_no_file(tmp_path: Path, content:
         assert snapshot(tmp_path / "out") == before
 
 
+def test_a_build_under_other_settings_reads_unchanged_documents_again(
+    tmp_path: Path, content: Path, run_cli
+):
+    """The store keeps each document's item as read under the settings of the time: a new
+    base URL, or full content turned on, must reach the items of files that did not change."""
+    config = tmp_path / "site.toml"
+    config.write_text("[feeds]\nfull_content = false\n")
+    args = ("--config", config.name, "--now", "2025-01-01T00:00:00+01:00")
+    assert build(run_cli, tmp_path, content, *args).code == 0
+    assert "content:encoded" not in (tmp_path / "out" / "rss.xml").read_text()
+
+    config.write_text("[feeds]\nfull_content = true\n")
+    assert build(run_cli, tmp_path, content, *args).code == 0
+    rss = feedparser.parse((tmp_path / "out" / "rss.xml").read_bytes())
+    assert [e.content[0].value for e in rss.entries] == [f"<p>Text of {n}.</p>" for n in "CBA"]
+
+    result = build(run_cli, tmp_path, content, *args, "--base-url", "https://new.example")
+    assert result.code == 0, result.stderr
+    feed = json.loads((tmp_path / "out" / "feed.json").read_text(encoding="utf-8"))
+    assert [i["url"] for i in feed["items"]] == [
+        f"https://new.example/news/{name}/" for name in "cba"
+    ]
+
+
 def test_feed_updated_is_the_newest_item_not_the_build_time(tmp_path: Path, content, run_cli):
     assert build(run_cli, tmp_path, content, "--now", "2025-01-01T00:00:00+01:00").code == 0
     out = tmp_path / "out"
