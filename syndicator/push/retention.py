@@ -20,8 +20,11 @@ from syndicator.push.status import SETTLED, UNSETTLED
 from syndicator.store.schema import deliveries, delivery_attempts, events
 
 log = logging.getLogger("syndicator.push")
-BATCH = 500
-"""Rows of a table deleted per transaction: a few milliseconds of the write lock."""
+BATCH = 2000
+"""Rows of a table deleted per transaction: some 30 ms of the write lock, which a deliverer's
+window of claimed posts outlasts. A batch's fixed cost (finding prunable events) is paid per
+batch: at 500, the soak's pruner fell behind a deliverer making 3,900/s and the store grew
+past 340,000 deliveries against a window of 80,000; 2,000 prunes 100,000 in half the CPU."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,8 +145,9 @@ deliveries = Table(
     ),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
     Index("ix_deliveries_websub_subscription", "websub_subscription_id"),
-    # Retention deletes an event's deliveries, and WebSub ones by age (0004).
-    Index("ix_deliveries_event", "event_id"),
+    # Retention deletes an event's deliveries once none is unsettled (0006), and WebSub ones
+    # by age.
+    Index("ix_deliveries_event_status", "event_id", "status"),
     # With the status, so the console's counts of a period read the index alone (0005).
     Index("ix_deliveries_created_at_status", "created_at", "status"),
     # A subscription's deliveries, newest first, all or by status (the console, 0005).
