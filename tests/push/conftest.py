@@ -114,24 +114,3 @@ def publish(posts: Path, count: int, prefix: str = "p") -> None:
         )
     for n in range(count):
         (posts / f".{prefix}{n}.md").rename(posts / f"{prefix}{n}.md")
-
-
-@pytest.fixture
-def rebinding_dns(monkeypatch):
-    """DNS for `rebind.test`: the first `public_answers` lookups answer a public address, the
-    next ones 127.0.0.1. Other names resolve as usual. Returns the lookups made."""
-    real_getaddrinfo = socket.getaddrinfo
-    lookups: list[str] = []
-
-    def install(public_answers: int) -> list[str]:
-        def getaddrinfo(host, port, *args, **kwargs):
-            if host != "rebind.test":
-                return real_getaddrinfo(host, port, *args, **kwargs)
-            lookups.append(host)
-            answer = "93.184.216.34" if len(lookups) <= public_answers else "127.0.0.1"
-            return real_getaddrinfo(answer, port, *args, **kwargs)
-
-        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-        return lookups
-
-    return install

@@ -9,6 +9,7 @@ import requests
 
 from syndicator.push.guard import TargetRefused, check_target, refusal_reason
 from syndicator.push.pinned import GuardedAdapter
+from syndicator.push.sender import Sender
 
 from .receivers import CERT, reply, trickle
 
@@ -126,31 +127,80 @@ def test_the_adapter_refuses_before_connecting(serve, connects):
     assert receiver.connections == 0
 
 
-def test_dns_rebinding_is_refused_at_connect_time(serve, rebinding_dns, connects):
+@pytest.fixture
+def rebinding_dns(monkeypatch):
+    """DNS for `rebind.test`: the first `public_answers` lookups answer a public address, the
+    next ones 127.0.0.1. Other names resolve as usual. Returns the lookups made."""
+    real_getaddrinfo = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def install(public_answers: int) -> list[str]:
+        def getaddrinfo(host, port, *args, **kwargs):
+            if host != "rebind.test":
+                return real_getaddrinfo(host, port, *args, **kwargs)
+            lookups.append(host)
+            answer = "93.184.216.34" if len(lookups) <= public_answers else "127.0.0.1"
+            return real_getaddrinfo(answer, port, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+        return lookups
+
+    return install
+
+
+Outcomes = list[tuple[int | None, str | None]]
+
+
+def _verifier_posts(url: str, *, allow_private: bool, times: int = 1) -> Outcomes:
+    """Status or refusal of each post through the WebSub verifier's transport (requests)."""
+    session, _ = guarded_session(allow_private=allow_private)
+    outcomes: Outcomes = []
+    for _ in range(times):
+        try:
+            outcomes.append((session.post(url, data=b"{}", timeout=2).status_code, None))
+        except TargetRefused as refused:
+            outcomes.append((None, str(refused)))
+    return outcomes
+
+
+def _fan_out_posts(url: str, *, allow_private: bool, times: int = 1) -> Outcomes:
+    """Status or refusal of each post through the fan-out's transport (aiohttp)."""
+    with Sender(allow_private=allow_private) as sender:
+        attempts = [sender.post(url, b"{}", {}, timeout=2) for _ in range(times)]
+    return [(attempt.status, attempt.error) for attempt in attempts]
+
+
+both_transports = pytest.mark.parametrize(
+    "posts", [_verifier_posts, _fan_out_posts], ids=["verifier", "fan-out"]
+)
+
+
+@both_transports
+def test_dns_rebinding_is_refused_at_connect_time(posts, serve, rebinding_dns, connects):
     receiver = serve(reply(204))
     lookups = rebinding_dns(public_answers=1)
     url = f"http://rebind.test:{receiver.port}/hook"
 
     check_target(url, allow_private=False)  # the name looked public when checked
-    session, _ = guarded_session(allow_private=False)
-    with pytest.raises(TargetRefused, match=r"rebind\.test:\d+: 127\.0\.0\.1 is a loopback"):
-        session.post(url, data=b"{}", timeout=2)
+    outcomes = posts(url, allow_private=False)
 
+    refusal = f"refused to send to rebind.test:{receiver.port}: 127.0.0.1 is a loopback address"
+    assert outcomes == [(None, refusal)]
     assert lookups == ["rebind.test", "rebind.test"]
     assert connects == []
     assert receiver.connections == 0
 
 
-def test_the_connection_goes_to_the_address_resolved_once(serve, rebinding_dns, connects):
+@both_transports
+def test_the_connection_goes_to_the_address_resolved_once(posts, serve, rebinding_dns, connects):
     # Second and later lookups would answer a public address: a transport resolving again
     # after its check would try to reach it, and the `connects` tripwire would fail the test.
     receiver = serve(reply(204))
     lookups = rebinding_dns(public_answers=0)
-    session, _ = guarded_session(allow_private=True)
 
-    response = session.post(f"http://rebind.test:{receiver.port}/hook", data=b"{}", timeout=2)
+    outcomes = posts(f"http://rebind.test:{receiver.port}/hook", allow_private=True, times=2)
 
-    assert response.status_code == 204
+    assert outcomes == [(204, None), (204, None)]
     assert lookups == ["rebind.test"]
     assert connects == [("127.0.0.1", receiver.port)]
     assert receiver.received[0].headers["Host"] == f"rebind.test:{receiver.port}"
