@@ -208,8 +208,12 @@ class Sender:
             check_scheme(url)
             known = URL(url, encoded=True)
             host = known.raw_host or ""
-            if not self._allow_private and _is_ip(host):
-                refuse_private(f"{host}:{known.port}", [ip_address(host)])
+            try:
+                literal = ip_address(host)
+            except ValueError:
+                literal = None  # a name: its addresses are checked when resolved
+            if literal is not None and not self._allow_private:
+                refuse_private(f"{host}:{known.port}", [literal])
             if len(self._targets) < MAX_KNOWN_URLS:
                 self._targets[url] = known
         return known
@@ -242,14 +246,6 @@ class Sender:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 async def _drain(response: aiohttp.ClientResponse) -> bytes:
