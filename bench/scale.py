@@ -56,10 +56,14 @@ def _cores_used(
     """Cores kept busy during the run, by kind of process."""
     used: dict[str, float] = {}
     for pid, (name, cpu) in after.items():
-        kind = "deliverers" if pid in ours else name
-        if kind not in ("deliverers", "postgres", "nginx") and pid != os.getpid():
+        if pid == os.getpid():
+            kind = "bench (scan, polls)"
+        elif pid in ours:
+            kind = "deliverers"
+        elif name in ("postgres", "nginx"):
+            kind = name
+        else:
             continue
-        kind = "bench (scan, polls)" if pid == os.getpid() else kind
         spent = cpu - before.get(pid, (name, 0.0))[1]
         used[kind] = used.get(kind, 0.0) + spent / seconds
     return used
