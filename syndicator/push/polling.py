@@ -3,9 +3,8 @@
 The deliverer and the WebSub verifier both work this way: one loop thread runs a round at once
 when this process wakes it (it has just written work), else every ``idle_seconds`` (to find
 what other processes wrote, or what a dead one left), and hands what it took to its workers (a
-thread pool, an event loop). A
-round that raises is logged and retried after the idle wait, so one store hiccup never ends
-the loop.
+thread pool, an event loop). A round that raises is logged and retried after the idle wait, so
+one store hiccup never ends the loop.
 """
 
 from __future__ import annotations
