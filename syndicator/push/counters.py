@@ -10,7 +10,8 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Insert, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from syndicator.push.sender import Attempt, Outcome
 from syndicator.store.schema import push_counters
@@ -18,15 +19,21 @@ from syndicator.store.schema import push_counters
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0)
 """Seconds; the default push timeout (15 s) bounds nearly every attempt."""
 SHARDS = 8
-"""Counter rows per name (seeded by migration 0004); each deliverer adds to one of them."""
+"""Counter rows per name; each deliverer adds to one of them."""
 
-_ADD = (
-    update(push_counters)
-    .where(
-        push_counters.c.name == bindparam("b_name"), push_counters.c.shard == bindparam("b_shard")
+
+def _add(dialect: str) -> Insert:
+    """Adding to a counter row, made by the first addition: a store created from the schema
+    (not migrated) starts with no rows, and a missing counter reads as 0."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(push_counters)
+    return statement.on_conflict_do_update(
+        index_elements=[push_counters.c.name, push_counters.c.shard],
+        set_={"value": push_counters.c.value + statement.excluded.value},
     )
-    .values(value=push_counters.c.value + bindparam("b_add"))
-)
+
+
+_ADD = {dialect: _add(dialect) for dialect in ("postgresql", "sqlite")}
 
 
 def add_attempts(connection: Connection, attempts: Sequence[Attempt], shard: int) -> None:
@@ -44,9 +51,10 @@ def add_attempts(connection: Connection, attempts: Sequence[Attempt], shard: int
             totals[f"latency:le:{bound}"] = within
     totals["latency:count"] = len(attempts)
     sum_ms = sum(attempt.duration_ms for attempt in attempts)
-    rows = [{"b_name": n, "b_shard": shard % SHARDS, "b_add": float(v)} for n, v in totals.items()]
-    rows.append({"b_name": "latency:sum_ms", "b_shard": shard % SHARDS, "b_add": sum_ms})
-    connection.execute(_ADD, sorted(rows, key=lambda row: str(row["b_name"])))
+    rows = [{"name": n, "shard": shard % SHARDS, "value": float(v)} for n, v in totals.items()]
+    rows.append({"name": "latency:sum_ms", "shard": shard % SHARDS, "value": sum_ms})
+    statement = _ADD[connection.dialect.name]
+    connection.execute(statement, sorted(rows, key=lambda row: str(row["name"])))
 
 
 def read(connection: Connection) -> dict[str, float]:

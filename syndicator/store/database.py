@@ -15,7 +15,18 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import make_url
 
 
@@ -79,22 +90,49 @@ def at_head(engine: Engine) -> bool:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (a no-op when it is there already), one process
-    at a time: a file lock on SQLite, a transaction-scoped advisory lock on PostgreSQL."""
+    at a time: a file lock on SQLite, a transaction-scoped advisory lock on PostgreSQL.
+
+    An empty store gets the schema the code declares, stamped with the newest revision, without
+    Alembic: the same tables (``tests/store/test_store_upgrade.py`` compares them with what the
+    migrations build) in 20 ms instead of 150, most of which was importing Alembic, on every
+    cold build.
+    """
     if at_head(engine):
         return
-    from alembic import command
-    from alembic.config import Config as AlembicConfig
-
-    alembic = AlembicConfig()
-    alembic.set_main_option("script_location", "syndicator.store:migrations")
     database = engine.url.database
     on_file = engine.dialect.name == "sqlite" and database and database != ":memory:"
     lock = _sqlite_file_lock(database) if on_file and database else nullcontext()
     with lock, engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_KEY})
-        alembic.attributes["connection"] = connection
-        command.upgrade(alembic, "head")
+        if inspect(connection).get_table_names():
+            _upgrade(connection)
+        else:
+            _create(connection)
+
+
+def _upgrade(connection: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    alembic = AlembicConfig()
+    alembic.set_main_option("script_location", "syndicator.store:migrations")
+    alembic.attributes["connection"] = connection
+    command.upgrade(alembic, "head")
+
+
+def _create(connection: Connection) -> None:
+    """The declared schema, and Alembic's version table saying it is the newest revision."""
+    from syndicator.store.schema import metadata
+
+    metadata.create_all(connection)
+    version = Table(
+        "alembic_version",
+        MetaData(),
+        Column("version_num", String(32), primary_key=True),
+    )
+    version.create(connection)
+    connection.execute(version.insert().values(version_num=HEAD_REVISION))
 
 
 def open_engine(url: str) -> Engine:

@@ -15,15 +15,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from syndicator.push import counters, history
-from syndicator.push.sender import Outcome
+from syndicator.push.sender import Attempt, Outcome
 from syndicator.store.database import HEAD_REVISION, at_head, create_store_engine, migrate
 from syndicator.store.schema import metadata
 
 
 def test_upgrade_keeps_deliveries_and_their_attempts(store_url):
     engine = create_store_engine(store_url)
-    alembic = AlembicConfig()
-    alembic.set_main_option("script_location", "syndicator.store:migrations")
+    alembic = _alembic()
     with engine.begin() as connection:
         alembic.attributes["connection"] = connection
         command.upgrade(alembic, "0002")
@@ -58,21 +57,51 @@ def test_upgrade_keeps_deliveries_and_their_attempts(store_url):
     engine.dispose()
 
 
+def _alembic() -> AlembicConfig:
+    alembic = AlembicConfig()
+    alembic.set_main_option("script_location", "syndicator.store:migrations")
+    return alembic
+
+
 def test_the_migrations_build_the_schema_the_code_declares(store_url):
     engine = create_store_engine(store_url)
-    migrate(engine)
+    alembic = _alembic()
+    with engine.begin() as connection:
+        alembic.attributes["connection"] = connection
+        command.upgrade(alembic, "head")
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     engine.dispose()
     assert differences == []
 
 
+def test_a_new_store_is_created_at_the_newest_revision_without_migrating(store_url):
+    """An empty store is made from the declared schema: the same tables and indexes as the
+    migrations build, stamped so that Alembic sees the newest revision, and its metrics
+    counters (seeded by a migration on older stores) count from zero."""
+    engine = create_store_engine(store_url)
+    migrate(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert compare_metadata(context, metadata) == []
+        assert context.get_current_revision() == HEAD_REVISION
+        assert counters.read(connection) == {}
+    attempt = Attempt(204, 12.0, None)
+    for shard in (3, 3, 4):
+        with engine.begin() as connection:
+            counters.add_attempts(connection, [attempt, attempt], shard)
+    with engine.connect() as connection:
+        totals = counters.read(connection)
+    assert counters.attempts_by_outcome(totals)[Outcome.DELIVERED] == 6
+    assert totals["latency:count"] == 6 and totals["latency:sum_ms"] == 72.0
+    assert totals["latency:le:0.05"] == 6
+    engine.dispose()
+
+
 def test_the_head_revision_the_store_checks_is_alembics_own(store_url):
     """A store at ``HEAD_REVISION`` is opened without Alembic: it must be the newest
     migration, or a store one migration behind would never be upgraded."""
-    alembic = AlembicConfig()
-    alembic.set_main_option("script_location", "syndicator.store:migrations")
-    assert ScriptDirectory.from_config(alembic).get_current_head() == HEAD_REVISION
+    assert ScriptDirectory.from_config(_alembic()).get_current_head() == HEAD_REVISION
     engine = create_store_engine(store_url)
     assert not at_head(engine)
     migrate(engine)
