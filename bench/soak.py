@@ -3,20 +3,23 @@
 Run by hand: ``.venv/bin/python bench/soak.py [--waves 100 --events 100 --receivers 100]``
 (the defaults make 1,000,000 deliveries). Needs ``nginx`` (cheap receivers). Each wave
 announces ``--events`` events fanned out to ``--receivers`` subscriptions and waits until all
-are delivered; the deliverer's pruner runs every ``--prune-every`` seconds with a retention of
-``--retention`` seconds, so most waves age out while later ones are delivered. Printed per
-wave: throughput, rows in the store, RSS; at the end, what is left.
+are delivered; a pruner runs every ``--prune-every`` seconds with a retention of
+``--retention`` seconds, in a process of its own as in ``syndicator run`` (the scanner's), so
+most waves age out while later ones are delivered. Printed per wave: throughput, rows in the
+store, RSS; at the end, what is left, and the waves' throughput with pruning and without.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 from push import _config, _wait, nginx, subscribe
@@ -64,12 +67,14 @@ def main() -> None:
         with nginx(args.receivers, root / "nginx") as ports:
             subscribe(engine, ports)
             deliverer = Deliverer(config, engine)
-            deliverer.pruner = Pruner(
-                engine,
-                deliverer.clock,
-                config.push.retention_days,
-                interval=args.prune_every,
+            # The pruner runs where `syndicator run` runs it: in the scanner's process.
+            stopping = multiprocessing.get_context("spawn").Event()
+            pruner = multiprocessing.get_context("spawn").Process(
+                target=_prune,
+                args=(config.store.url, config.push.retention_days, args.prune_every, stopping),
+                name="scanner",
             )
+            pruner.start()
             deliverer.start()
             rates: list[float] = []
             pruning: list[bool] = []
@@ -104,6 +109,8 @@ def main() -> None:
                     )
             finally:
                 deliverer.stop()
+                stopping.set()
+                pruner.join()
             ev, de, at = counts(engine)
             first, last = rates[: len(rates) // 4 or 1], rates[-(len(rates) // 4 or 1) :]
             print(
@@ -114,6 +121,16 @@ def main() -> None:
             _compare_pruning(rates, pruning)
         engine.dispose()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def _prune(url: str, retention_days: float, every: float, stopping: EventType) -> None:
+    """The scanner process's pruner, every ``every`` seconds until ``stopping``."""
+    engine = open_engine(url)
+    pruner = Pruner(engine, lambda: datetime.now(UTC), retention_days, interval=every)
+    pruner.start()
+    stopping.wait()
+    pruner.stop()
+    engine.dispose()
 
 
 def _compare_pruning(rates: list[float], pruning: list[bool]) -> None:

@@ -38,7 +38,6 @@ from syndicator.push.counters import SHARDS
 from syndicator.push.distribution import distribution
 from syndicator.push.polling import PollingWorker
 from syndicator.push.queue import Claimed, Settled
-from syndicator.push.retention import Pruner
 from syndicator.push.sender import Attempt, Sender
 from syndicator.push.signing import WebhookSigner
 
@@ -101,18 +100,15 @@ class Deliverer(PollingWorker):
         self._window = BACKLOG * self.slots * RUN
         self._settled_at = time.monotonic()
         self._signers: dict[str, WebhookSigner] = {}
-        self.pruner = Pruner(engine, clock, config.push.retention_days)
         super().__init__("deliverer", idle_seconds=IDLE_POLL_SECONDS, log=log)
 
     def start(self) -> None:
         if self.sole_deliverer:
             take_back(self.engine)
         super().start()
-        self.pruner.start()
 
     def stop(self) -> None:
         """Stop claiming, let attempts under way finish (bounded by the timeout), settle them."""
-        self.pruner.stop()
         super().stop()
         self.sender.close()
         self._settle()

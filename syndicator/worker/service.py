@@ -23,6 +23,7 @@ from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import Config
 from syndicator.engine.pipeline import ScanResult
 from syndicator.push.deliverer import Deliverer
+from syndicator.push.retention import Pruner
 from syndicator.store.database import ScannerLock, StoreError
 from syndicator.vocabulary import Role
 from syndicator.web.app import create_app
@@ -77,6 +78,10 @@ class Worker:
         self.pipeline = announcing_pipeline(config, engine)
         self.lock = ScannerLock(engine)
         self.deliverer = Deliverer(config, engine) if role.delivers else None
+        # Retention belongs to the one scanner of a store, not to each deliverer: several
+        # deliverers would delete the same rows, and a deliverer's interpreter has no time
+        # to spare (pruning took 3 % of a busy deliverer's posts from it).
+        self.pruner = Pruner(engine, clock, config.push.retention_days) if role.scans else None
         self._queued = self.deliverer.wake if self.deliverer else wake
         self.server = (
             Server(
@@ -138,6 +143,8 @@ class Worker:
             observer.start()
             self._observer = observer
         self.scan()
+        if self.pruner is not None:
+            self.pruner.start()
 
     def stop(self) -> None:
         """Finish the scan under way, then let go of everything."""
@@ -148,6 +155,8 @@ class Worker:
             self._observer.join()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+        if self.pruner is not None:
+            self.pruner.stop()
         with self._scan_lock:
             self.lock.release()
         if self.deliverer is not None:

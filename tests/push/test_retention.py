@@ -4,6 +4,7 @@ undelivered, recent, or part of the catalog stays. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
+from syndicator.config import load_config
 from syndicator.push import outbox
 from syndicator.push import subscriptions as subs
 from syndicator.push.retention import prune
@@ -26,6 +28,8 @@ from syndicator.store.schema import (
     items,
     websub_subscriptions,
 )
+from syndicator.vocabulary import Role
+from syndicator.worker.service import Worker
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=31)
@@ -178,3 +182,26 @@ def test_cli_prune_prints_what_it_deleted(tmp_path: Path, run_cli):
 
     assert done.code == 0, done.stderr
     assert done.stdout.strip() == "1 events, 1 deliveries, 1 attempts deleted (older than 30 days)"
+
+
+def test_the_scanner_role_prunes_and_a_deliverer_does_not(tmp_path: Path, engine, worker_config):
+    """Retention runs once per store, in the process holding the scanner role, from the moment
+    it takes the role; a deliverer (there may be several) never prunes."""
+    old = _event(engine, "old", OLD, DeliveryStatus.DELIVERED)
+    recent = _event(engine, "recent", RECENT, DeliveryStatus.DELIVERED)
+    config = load_config(worker_config(tmp_path, engine.url.render_as_string(False)))
+    deliverer = Worker(
+        config, open_engine(config.store.url), role=Role.DELIVERER, clock=lambda: NOW
+    )
+    assert deliverer.pruner is None
+
+    scanner = Worker(config, open_engine(config.store.url), role=Role.SCANNER, clock=lambda: NOW)
+    scanner.start()
+    try:
+        deadline = time.monotonic() + 60  # a hang guard only
+        while old in _ids(engine, events, events.c.id):
+            assert time.monotonic() < deadline, "the scanner did not prune"
+            time.sleep(0.02)
+    finally:
+        scanner.stop()
+    assert _ids(engine, events, events.c.id) == {recent}
