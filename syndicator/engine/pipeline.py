@@ -97,8 +97,9 @@ class ScanResult:
 
 
 class Pipeline:
-    """Keeps the documents, item records, catalog and rendered entries of the last scan in
-    memory (one scanner runs per store), so a scan costs what changed, not the site's size.
+    """Keeps the documents, item records and catalog of the last scan in memory, with the
+    rendered entries of the feeds' current pages (one scanner runs per store), so a scan
+    costs what changed, not the site's size.
 
     ``store`` None: nothing is remembered between processes (a ``check`` with no store yet).
     ``announcer`` None: the store is only read, never written. ``render`` False: no output.
