@@ -62,9 +62,11 @@ class Fragments:
         if span is not None:
             self._live -= span[1] - span[0]
 
-    def keep(self, keys: Collection[str]) -> None:
-        """Forget every entry but those of ``keys``."""
-        for key in [k for k in self._spans if k not in keys]:
+    def keep(self, keys: Collection[str], others: int = 0) -> None:
+        """Forget every entry but those of ``keys`` and, of the rest, the ``others`` added
+        last."""
+        rest = [k for k in self._spans if k not in keys]
+        for key in rest[: max(0, len(rest) - others)]:
             self.discard(key)
         if self._live * 2 < len(self._buffer):
             kept = Fragments()
@@ -105,6 +107,8 @@ def _page_document(
 
 
 PageNumber = int | None
+# Entries kept between renders besides those of current pages, in each format (3.5 KB each).
+RECENT = 20_000
 
 
 class SiteRenderer:
@@ -113,10 +117,12 @@ class SiteRenderer:
     The first render writes every page (and prunes files an earlier run left behind); later
     ones write only the pages holding an item that changed, and the pages after a position
     where an item came, went or moved. Each entry is rendered once per format and reused by
-    every page that holds it. Between renders (``keep_cache``) only the entries of the
-    feeds' current pages are kept, the pages every new item changes: all of them took
-    1 GB at 100,000 documents, and an edit deep in the archives re-renders the 50 entries of
-    each page holding it. ``keep_cache`` False frees a format's entries once written.
+    every page that holds it. Between renders (``keep_cache``) the entries of the feeds'
+    current pages are kept, the pages every new item changes, and the ``RECENT`` entries
+    rendered last (a whole site of up to that many documents): all of them took 1 GB at
+    100,000 documents. An edit deep in the archives of a larger site re-renders the entries of
+    the pages holding it (50 a page). ``keep_cache`` False frees a format's entries once
+    written.
     """
 
     def __init__(self, config: Config, output: Path, *, keep_cache: bool = True) -> None:
@@ -228,7 +234,7 @@ class SiteRenderer:
             partial(_page_document, fmt=fmt, fragments=cache, site=self.site),
             lambda done, total: progress(f"writing {fmt}", done, total),
         )
-        cache.keep(keep)
+        cache.keep(keep, RECENT if self.keep_cache else 0)
 
     def _current_keys(self, catalog: LiveCatalog) -> set[str]:
         """The items on the current page of some feed."""

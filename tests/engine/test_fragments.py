@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from syndicator.announce.announcer import announcing_pipeline
+from syndicator.engine import render
 from syndicator.engine.render import Fragments
 from syndicator.store.database import open_engine
 
@@ -26,7 +27,19 @@ def test_fragments_keep_their_bytes_through_discards_and_compaction():
     assert len(fragments._buffer) == len(b"<entry 1>" * 2 + b"<entry 9>" * 10) + 16
 
 
-def test_a_scanner_keeps_only_the_entries_of_current_pages(tmp_path, store_url):
+def test_fragments_keep_the_entries_added_last_besides_those_asked_for():
+    fragments = Fragments()
+    for n in range(6):
+        fragments.add(f"k{n}", b"x")
+    fragments.add("k1", b"again")
+
+    fragments.keep({"k0"}, others=2)
+
+    assert [k for k in (f"k{n}" for n in range(6)) if k in fragments] == ["k0", "k1", "k5"]
+
+
+def test_a_scanner_keeps_the_entries_of_current_pages(tmp_path, store_url, monkeypatch):
+    monkeypatch.setattr(render, "RECENT", 0)
     content = tmp_path / "_posts"
     content.mkdir()
     for n in range(10):
