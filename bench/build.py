@@ -42,6 +42,12 @@ machine disturbs less than wall time. Memory is reported two ways because the bu
 worker processes: ``max RSS`` is the largest single process (the kernel's ``ru_maxrss`` over
 the child and its workers), and ``peak PSS`` is the sampled sum over the whole process tree
 with shared pages counted once, i.e. what the build really takes from the machine.
+
+``--worker`` also starts ``syndicator run --role scanner`` on each size, with a fresh store
+and output folder, and waits for its first scan (the ``worker running`` line, printed once
+the first scan is done): its RSS then (``VmRSS``), its peak (``VmHWM``), and the peak PSS of
+its process tree during the scan (the fork server and the workers it forks) are printed. The
+process stays that size while it runs: it is what a deployment keeps resident.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ import argparse
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -276,31 +283,80 @@ def hugo_once(hugo: str, content: Path, work: Path, rss_limit: int) -> Run:
     return measure([hugo, "--quiet", "--destination", str(work / "out")], work)
 
 
+class PeakPss:
+    """The largest ``tree_pss_kib`` of a process tree, sampled every 0.2 s in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.kib = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.2):
+            self.kib = max(self.kib, tree_pss_kib(self.pid))
+
+    def stop(self) -> int:
+        self._done.set()
+        self._thread.join()
+        return self.kib
+
+
+def worker_once(content: Path, work: Path) -> tuple[float, float, float, float]:
+    """``syndicator run --role scanner`` with the default feeds on a fresh store, until its
+    first scan is done: (seconds, VmRSS MiB, VmHWM MiB, peak PSS MiB of its tree)."""
+    (work / "store").mkdir(parents=True)
+    config = work / "worker.toml"
+    config.write_text(
+        f'[site]\nbase_url = "{BASE_URL}"\n[content]\ndirs = ["{content}"]\n'
+        f'[output]\ndir = "{work / "out"}"\n[store]\nurl = "sqlite:///{work / "store" / "s.db"}"\n'
+        "[schedule]\nscan_interval_seconds = 86400\nwatch = false\n",
+        encoding="utf-8",
+    )
+    command = [str(SYNDICATOR), "run", "--role", "scanner", "--config", str(config)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        command, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    peak = PeakPss(child.pid)
+    assert child.stderr is not None
+    lines = []
+    try:
+        for line in child.stderr:
+            lines.append(line)
+            if "worker running" in line:
+                break
+        else:
+            raise SystemExit(f"the worker stopped before its first scan:\n{''.join(lines)[-2000:]}")
+        seconds = time.perf_counter() - started
+        status = dict(
+            line.split(":", 1)
+            for line in Path(f"/proc/{child.pid}/status").read_text().splitlines()
+        )
+        rss, hwm = (int(status[name].split()[0]) / 1024 for name in ("VmRSS", "VmHWM"))
+    finally:
+        child.send_signal(signal.SIGTERM)
+        child.communicate(timeout=60)
+    return seconds, rss, hwm, peak.stop() / 1024
+
+
 def measure(command: list[str], work: Path) -> Run:
     """Wall time, CPU time and memory of ``command`` run in ``work``."""
-    peak = 0
-    done = threading.Event()
     started = time.perf_counter()
     child = subprocess.Popen(command, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.wait(0.2):
-            peak = max(peak, tree_pss_kib(child.pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    peak = PeakPss(child.pid)
     assert child.stderr is not None
     errors = child.stderr.read()
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
-    done.set()
-    sampler.join()
+    pss_kib = peak.stop()
     if child.returncode != 0:
         sys.stderr.write(errors.decode(errors="replace")[-2000:])
     cpu = usage.ru_utime + usage.ru_stime
-    return Run(seconds, cpu, usage.ru_maxrss / 1024, peak / 1024, child.returncode)
+    return Run(seconds, cpu, usage.ru_maxrss / 1024, pss_kib / 1024, child.returncode)
 
 
 def row(label: str, runs: list[Run]) -> str:
@@ -329,6 +385,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--baseline", type=Path, help="another syndicator executable to compare with, same run"
+    )
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="also measure the memory of `run` after its first scan of each size (see above)",
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -391,6 +452,12 @@ def main() -> int:
                         r.cpu_seconds for r in other
                     )
                     print(f"{'':>22} {name}: ours / {label} wall {ratio:.2f}, cpu {cpu:.2f}")
+            if args.worker:
+                seconds, rss, hwm, pss = worker_once(content, outputs / f"{size}-worker")
+                print(
+                    f"{size:>22} run: first scan {seconds:.1f} s, then RSS {rss:.0f} MiB "
+                    f"(peak {hwm:.0f}), peak PSS of its tree {pss:.0f} MiB"
+                )
         if args.workdir is None:
             shutil.rmtree(outputs, ignore_errors=True)
         else:

@@ -247,9 +247,10 @@ class LiveCatalog:
         return old_entry, entry
 
     def _leave(self, entry: Entry, delta: Delta) -> None:
+        position = entry.position
         for path, _kind, _slug, name in _memberships(entry.item):
             feed = self._feeds[path]
-            index = bisect.bisect_left(feed.order, entry.position)
+            index = bisect.bisect_left(feed.order, position)
             del feed.order[index]
             if name:
                 feed.names[name] -= 1
@@ -258,6 +259,8 @@ class LiveCatalog:
             delta.shift(path, index)
 
     def _join(self, entry: Entry, delta: Delta, *, bulk: bool) -> None:
+        # One position shared by every feed holding the entry, not a tuple for each.
+        position = entry.position
         for path, kind, slug, name in _memberships(entry.item):
             feed = self._feeds.get(path)
             if feed is None:
@@ -265,11 +268,11 @@ class LiveCatalog:
                 # membership, a third of a first scan's catalog time.
                 feed = self._feeds[path] = _Feed(kind, slug)
             if bulk:
-                feed.order.append(entry.position)
+                feed.order.append(position)
                 index = 0
             else:
-                index = bisect.bisect_left(feed.order, entry.position)
-                feed.order.insert(index, entry.position)
+                index = bisect.bisect_left(feed.order, position)
+                feed.order.insert(index, position)
             if name:
                 feed.names[name] += 1
             delta.shift(path, index)

@@ -22,7 +22,7 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import forkserver
 from typing import Any, TypeVar
@@ -82,13 +82,29 @@ def map_chunks(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[R]:
     """``fn`` over consecutive chunks of ``items``, results flattened in order."""
+    results: list[R] = []
+    for part in each_chunk(fn, items, shared=shared, progress=progress):
+        results.extend(part)
+    return results
+
+
+def each_chunk(
+    fn: Callable[[Sequence[T]], list[R]],
+    items: Sequence[T],
+    *,
+    shared: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[list[R]]:
+    """``fn`` over consecutive chunks of ``items``, each chunk's results as they come, in
+    order: a caller that packs them need never hold them all as separate objects."""
     count = workers()
     if len(items) < INLINE_BELOW or count < 2:
         _set_shared(shared)
         try:
-            return fn(items)
+            yield fn(items)
         finally:
             _set_shared(None)
+        return
     size = max(50, len(items) // (count * 8))
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
     if threading.active_count() > 1:
@@ -98,7 +114,8 @@ def map_chunks(
             initializer=_set_shared,
             initargs=(shared,),
         )
-        return _collect(pool, fn, chunks, len(items), progress)
+        yield from _collect(pool, fn, chunks, len(items), progress)
+        return
     _set_shared(shared)
     # Frozen objects are never scanned by the cyclic collector: the workers then neither
     # spend time walking the inherited heap nor copy its pages by touching it.
@@ -107,7 +124,7 @@ def map_chunks(
         pool = ProcessPoolExecutor(
             max_workers=count, mp_context=multiprocessing.get_context("fork")
         )
-        return _collect(pool, fn, chunks, len(items), progress)
+        yield from _collect(pool, fn, chunks, len(items), progress)
     finally:
         gc.unfreeze()
         _set_shared(None)
@@ -119,11 +136,11 @@ def _collect(
     chunks: Sequence[Sequence[T]],
     total: int,
     progress: Callable[[int, int], None] | None,
-) -> list[R]:
-    results: list[R] = []
+) -> Iterator[list[R]]:
+    done = 0
     with pool:
         for part in pool.map(fn, chunks):
-            results.extend(part)
+            done += len(part)
+            yield part
             if progress:
-                progress(len(results), total)
-    return results
+                progress(done, total)

@@ -15,12 +15,12 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import cmarkgfm
 import nh3
 from cmarkgfm.cmark import Options
 from lxml import html as lxml_html
 
 from syndicator.content.emphasis import kramdown_strong
+from syndicator.content.gfm import markdown_to_html
 from syndicator.content.kramdown import may_have_fences, protect_html, repair_tags
 
 # Liquid blocks and outputs, kramdown attribute lists / extensions: none means anything to a
@@ -89,7 +89,7 @@ def render_markdown(source: str, *, base_url: str, page: Mapping[str, Any] | Non
     text = strip_templates(page_variables(strip_xml_forbidden(source), page or {}))
     fenced = may_have_fences(text)
     protected = protect_html(repair_tags(text), fenced=fenced)
-    rendered = cmarkgfm.markdown_to_html_with_extensions(
+    rendered = markdown_to_html(
         kramdown_strong(protected.text, fenced=fenced), options=_OPTIONS, extensions=_EXTENSIONS
     )
     clean_text = "&" not in text or "&#" not in text  # no control character: stripped above

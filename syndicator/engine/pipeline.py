@@ -28,7 +28,7 @@ from syndicator.content.items import Item, Problem, reading_settings
 from syndicator.content.sources import Source, locate, roots, walk
 from syndicator.engine.reading import merge, read_sources
 from syndicator.engine.render import SiteRenderer
-from syndicator.engine.times import FirstSeen, UpdatedTimes, updated_times, version_of
+from syndicator.engine.times import FirstSeen, UpdatedTimes, updated_times
 from syndicator.output.writer import WriteReport
 from syndicator.progress import silent
 from syndicator.store import records
@@ -97,8 +97,9 @@ class ScanResult:
 
 
 class Pipeline:
-    """Keeps the documents, item records, catalog and rendered entries of the last scan in
-    memory (one scanner runs per store), so a scan costs what changed, not the site's size.
+    """Keeps the documents, item records and catalog of the last scan in memory, with the
+    rendered entries of the feeds' current pages (one scanner runs per store), so a scan
+    costs what changed, not the site's size.
 
     ``store`` None: nothing is remembered between processes (a ``check`` with no store yet).
     ``announcer`` None: the store is only read, never written. ``render`` False: no output.
@@ -208,7 +209,7 @@ class Pipeline:
             if item is None:
                 self._versions.pop(key, None)
             else:
-                self._versions[key] = version_of(item)
+                self._versions[key] = documents[key].version
         fresh = updated_times(
             self._prior, {k: self._versions[k] for k in items if k in self._versions}, now
         )

@@ -13,18 +13,20 @@ from syndicator.content.items import ReadResult, parse_source
 from syndicator.content.sources import Source
 from syndicator.parallel import map_chunks, shared
 from syndicator.progress import silent
-from syndicator.store.records import DocumentRecord
+from syndicator.store.records import DocumentRecord, item_version
 
 ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Read:
-    """A file after reading: the same text as ``known`` says (``result`` None) or parsed."""
+    """A file after reading: the same text as ``known`` says (``result`` None) or parsed,
+    with the version of its item ("" without one)."""
 
     source: Source
     sha256: str
     result: ReadResult | None
+    version: str = ""
 
 
 def read_sources(
@@ -55,7 +57,9 @@ def _read_chunk(sources: Sequence[Source]) -> list[Read]:
         if digest and known.get(source.key) == digest:
             done.append(Read(source, digest, None))
         else:
-            done.append(Read(source, digest, parse_source(source, data, config)))
+            result = parse_source(source, data, config)
+            version = item_version(result.item) if result.item is not None else ""
+            done.append(Read(source, digest, result, version))
     return done
 
 
@@ -76,7 +80,10 @@ def merge(
             record = replace(old, size=size, mtime_ns=mtime_ns)
         elif read.result is not None and read.result.is_document:
             result = read.result
-            item = result.item if result.item is not None else (old.item if old else None)
+            if result.item is None and old is not None:
+                item, version = old.item, old.version
+            else:
+                item, version = result.item, read.version
             record = DocumentRecord(
                 key,
                 sha256=read.sha256,
@@ -85,6 +92,7 @@ def merge(
                 problems=result.problems,
                 size=size,
                 mtime_ns=mtime_ns,
+                version=version,
             )
         else:
             if current.pop(key, None) is not None:

@@ -6,19 +6,10 @@ a mapping the size of the site.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 
-import orjson
-
-from syndicator.content.items import Item
 from syndicator.store.records import DocumentRecord, ItemRecord
-
-
-def version_of(item: Item) -> str:
-    """Changes whenever anything a reader sees of the item changes."""
-    return hashlib.sha256(orjson.dumps(item)).hexdigest()
 
 
 def updated_times(

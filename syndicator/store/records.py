@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -31,6 +32,8 @@ class DocumentRecord:
     first_seen: datetime
     item: Item | None
     problems: tuple[Problem, ...]
+    # ``item_version(item)``, "" without an item.
+    version: str
 
 
 EventType = Literal["item.published", "item.updated", "item.unpublished"]
@@ -90,6 +93,20 @@ def encode_item(item: Item) -> bytes:
     return orjson.dumps(item)
 
 
+def item_version(item: Item) -> str:
+    """Changes whenever anything a reader sees of the item changes: the digest of its stored
+    form, so an item loaded from the store has its version without being encoded again.
+
+    Computed where the item is made (the reading workers) or loaded, never in the process
+    that holds every item: orjson, like pickle, keeps a UTF-8 copy of each non-ASCII string
+    it encodes for as long as the string lives, 210 MB of bodies at 100,000 documents."""
+    return _digest(encode_item(item))
+
+
+def _digest(encoded: bytes) -> str:
+    return hashlib.sha256(encoded).hexdigest()
+
+
 def decode_item(data: bytes) -> Item:
     fields = orjson.loads(data)
     if fields["date"] is not None:
@@ -122,6 +139,7 @@ def load_documents(connection: Connection) -> dict[str, DocumentRecord]:
             row.first_seen,
             decode_item(row.item) if row.item is not None else None,
             _decode_problems(row.problems),
+            _digest(row.item) if row.item is not None else "",
         )
         for row in rows
     }
