@@ -13,7 +13,7 @@ current document of the feed they follow. A row names exactly one of the two.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -94,22 +94,23 @@ def claim(
     stay pending for another worker or a later round, so a dead endpoint never takes every slot.
     """
     counts = dict(busy)
-    chosen: list[Any] = []
+    chosen: list[tuple[Any, _Endpoint]] = []
     cancelled: list[int] = []
+    known: dict[str, _Endpoint | None] = {}
     window = limit * 2
     for due in (_LAPSED, _PENDING):
         # Read only as far as needed: a row read costs about as much as a row taken.
         rows = connection.execute(due, {"now": now, "window": window})
-        for row in rows:
+        for row, endpoint in _with_endpoints(connection, rows, known):
             window -= 1
-            if _closed(row, now):
+            if endpoint is None or endpoint.closed(now):
                 cancelled.append(row.id)
                 continue
-            endpoint = row.websub_subscription_id or row.subscription_id
-            if counts.get(endpoint, 0) >= per_endpoint:
+            endpoint_id = _endpoint_id(row)
+            if counts.get(endpoint_id, 0) >= per_endpoint:
                 continue
-            counts[endpoint] = counts.get(endpoint, 0) + 1
-            chosen.append(row)
+            counts[endpoint_id] = counts.get(endpoint_id, 0) + 1
+            chosen.append((row, endpoint))
             if len(chosen) >= limit:
                 break
         rows.close()
@@ -119,11 +120,11 @@ def claim(
     if chosen:
         won = set(
             connection.execute(
-                _TAKE, {"ids": [row.id for row in chosen], "now": now, "until": now + lease}
+                _TAKE, {"ids": [row.id for row, _ in chosen], "now": now, "until": now + lease}
             ).scalars()
         )
-        bodies = _bodies(connection, {row.event_id for row in chosen if row.id in won})
-        taken = [_claimed(row, bodies) for row in chosen if row.id in won]
+        bodies = _bodies(connection, {row.event_id for row, _ in chosen if row.id in won})
+        taken = [_claimed(row, endpoint, bodies) for row, endpoint in chosen if row.id in won]
     if cancelled:
         connection.execute(_CANCEL, {"ids": cancelled})
     return taken
@@ -146,6 +147,9 @@ def _due(condition: Any) -> Any:
     OR: each then reads ``ix_deliveries_due`` in its order and stops at the window, where the
     OR made SQLite sort every due row on each claim (200 ms a round with 200,000 pending).
     Ties go by the index (insertion order on both stores), so no sort on ``id`` is asked for.
+    The endpoints are read apart (``_with_endpoints``): joined here, they made PostgreSQL
+    hash-join and sort every due row before the limit (24 ms a claim with 14,000 pending,
+    against 1.4 ms for the window alone).
     """
     return (
         select(
@@ -153,22 +157,13 @@ def _due(condition: Any) -> Any:
             deliveries.c.message_id,
             deliveries.c.attempts,
             deliveries.c.subscription_id,
-            deliveries.c.event_id,
-            subscriptions.c.url,
-            subscriptions.c.secret,
-            subscriptions.c.enabled,
             deliveries.c.websub_subscription_id,
-            websub_subscriptions.c.callback,
-            websub_subscriptions.c.secret.label("websub_secret"),
-            websub_subscriptions.c.path,
-            websub_subscriptions.c.topic,
-            websub_subscriptions.c.expires_at,
+            deliveries.c.event_id,
         )
-        .select_from(endpoints())
         .where(condition)
         .order_by(deliveries.c.next_attempt_at)
         .limit(bindparam("window"))
-        .with_for_update(of=deliveries, skip_locked=True)
+        .with_for_update(skip_locked=True)
     )
 
 
@@ -242,12 +237,65 @@ _UNSENT = (
 )
 
 
-def _closed(row: Any, now: datetime) -> bool:
-    """Whether the row's endpoint takes no more deliveries (a disabled webhook subscription, an
-    expired WebSub lease)."""
-    if row.websub_subscription_id is not None:
-        return bool(row.expires_at <= now)
-    return not row.enabled
+@dataclass(frozen=True, slots=True)
+class _Endpoint:
+    """Where a claimed delivery goes: a webhook subscription, or a WebSub subscription
+    (``topic`` set) whose lease ends at ``expires_at``."""
+
+    url: str
+    secret: str
+    enabled: bool
+    expires_at: datetime | None = None
+    topic: Topic | None = None
+
+    def closed(self, now: datetime) -> bool:
+        """Whether it takes no more deliveries (a disabled webhook subscription, an expired
+        WebSub lease)."""
+        return not self.enabled or (self.expires_at is not None and self.expires_at <= now)
+
+
+_PART = 256
+"""Due rows read at a time, their endpoints looked up together."""
+_WEBHOOKS = select(
+    subscriptions.c.id, subscriptions.c.url, subscriptions.c.secret, subscriptions.c.enabled
+).where(subscriptions.c.id.in_(bindparam("ids", expanding=True)))
+_WEBSUBS = select(
+    websub_subscriptions.c.id,
+    websub_subscriptions.c.callback,
+    websub_subscriptions.c.secret,
+    websub_subscriptions.c.expires_at,
+    websub_subscriptions.c.path,
+    websub_subscriptions.c.topic,
+).where(websub_subscriptions.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def _with_endpoints(
+    connection: Connection, rows: Any, known: dict[str, _Endpoint | None]
+) -> Iterator[tuple[Any, _Endpoint | None]]:
+    """Each due row with its endpoint (None if gone), read a part at a time: the endpoints
+    a part names that ``known`` lacks are read in one statement per kind and kept there, so a
+    claim reads each endpoint once, however many of its deliveries are due."""
+    for part in rows.partitions(_PART):
+        webhooks = {r.subscription_id for r in part if r.subscription_id is not None} - known.keys()
+        websubs = {
+            r.websub_subscription_id for r in part if r.websub_subscription_id is not None
+        } - known.keys()
+        known.update(dict.fromkeys(webhooks | websubs))
+        if webhooks:
+            for hook in connection.execute(_WEBHOOKS, {"ids": sorted(webhooks)}):
+                known[hook.id] = _Endpoint(hook.url, hook.secret, hook.enabled)
+        if websubs:
+            for sub in connection.execute(_WEBSUBS, {"ids": sorted(websubs)}):
+                known[sub.id] = _Endpoint(
+                    sub.callback, sub.secret, True, sub.expires_at, Topic(sub.path, sub.topic)
+                )
+        for row in part:
+            yield row, known[_endpoint_id(row)]
+
+
+def _endpoint_id(row: Any) -> str:
+    """The id of the subscription a delivery row names, of either kind."""
+    return str(row.websub_subscription_id or row.subscription_id)
 
 
 _EVENTS = select(events.c.id, events.c.type, events.c.occurred_at, events.c.data).where(
@@ -267,27 +315,17 @@ def _bodies(connection: Connection, event_ids: set[int | None]) -> dict[int, byt
     }
 
 
-def _claimed(row: Any, bodies: dict[int, bytes]) -> Claimed:
+def _claimed(row: Any, endpoint: _Endpoint, bodies: dict[int, bytes]) -> Claimed:
     """The delivery as it will be sent."""
-    if row.websub_subscription_id is not None:
-        return Claimed(
-            row.id,
-            row.message_id,
-            row.attempts,
-            row.websub_subscription_id,
-            row.callback,
-            row.websub_secret,
-            b"",
-            Topic(row.path, row.topic),
-        )
     return Claimed(
         row.id,
         row.message_id,
         row.attempts,
-        row.subscription_id,
-        row.url,
-        row.secret,
-        bodies[row.event_id],
+        _endpoint_id(row),
+        endpoint.url,
+        endpoint.secret,
+        b"" if endpoint.topic is not None else bodies[row.event_id],
+        endpoint.topic,
     )
 
 
