@@ -32,6 +32,7 @@ from syndicator.store.schema import (
     subscriptions,
     websub_subscriptions,
 )
+from syndicator.store.sql import OneOf
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,7 @@ _PENDING = _due(_PENDING_DUE)
 _TAKE = (
     update(deliveries)
     .where(
-        deliveries.c.id.in_(bindparam("ids", expanding=True)),
+        OneOf(deliveries.c.id, "ids"),
         case(
             (deliveries.c.status == DeliveryStatus.PENDING, _PENDING_DUE),
             (deliveries.c.status == DeliveryStatus.DELIVERING, _LEASE_LAPSED),
@@ -195,9 +196,7 @@ _TAKE = (
     .returning(deliveries.c.id)
 )
 _CANCEL = (
-    update(deliveries)
-    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
-    .values(status=DeliveryStatus.CANCELLED)
+    update(deliveries).where(OneOf(deliveries.c.id, "ids")).values(status=DeliveryStatus.CANCELLED)
 )
 _RECORD_ATTEMPTS = insert(delivery_attempts)
 _IN_FLIGHT = and_(
@@ -208,7 +207,7 @@ _IN_FLIGHT = and_(
 _DELIVERED = (
     update(deliveries)
     .where(
-        deliveries.c.id.in_(bindparam("ids", expanding=True)),
+        OneOf(deliveries.c.id, "ids"),
         deliveries.c.status == DeliveryStatus.DELIVERING,
     )
     .values(
@@ -258,7 +257,7 @@ _PART = 256
 """Due rows read at a time, their endpoints looked up together."""
 _WEBHOOKS = select(
     subscriptions.c.id, subscriptions.c.url, subscriptions.c.secret, subscriptions.c.enabled
-).where(subscriptions.c.id.in_(bindparam("ids", expanding=True)))
+).where(OneOf(subscriptions.c.id, "ids"))
 _WEBSUBS = select(
     websub_subscriptions.c.id,
     websub_subscriptions.c.callback,
@@ -266,7 +265,7 @@ _WEBSUBS = select(
     websub_subscriptions.c.expires_at,
     websub_subscriptions.c.path,
     websub_subscriptions.c.topic,
-).where(websub_subscriptions.c.id.in_(bindparam("ids", expanding=True)))
+).where(OneOf(websub_subscriptions.c.id, "ids"))
 
 
 def _with_endpoints(
@@ -299,7 +298,7 @@ def _endpoint_id(row: Any) -> str:
 
 
 _EVENTS = select(events.c.id, events.c.type, events.c.occurred_at, events.c.data).where(
-    events.c.id.in_(bindparam("ids", expanding=True))
+    OneOf(events.c.id, "ids")
 )
 
 
