@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
+from pg_database import throwaway_database  # bench/pg_database.py
 from sqlalchemy import Connection, Engine, text, update
 
 from syndicator.config import Config
@@ -40,7 +39,6 @@ from syndicator.store.database import open_engine
 from syndicator.store.records import Event
 from syndicator.store.schema import deliveries
 
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 RECEIVERS = 100
 SLOTS = 64
 """``push.max_concurrency``'s default: a round claims up to ``BACKLOG × SLOTS × RUN``."""
@@ -119,25 +117,27 @@ def deliver_all(connection: Connection, total: int, per_round: int) -> int:
 
 
 def run(deliveries_: int, history: int, per_round: int) -> tuple[float, float, int]:
-    """Microseconds of server and of client CPU per delivery."""
-    name = f"syndicator_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    engine = open_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-    try:
-        fill(engine, history, datetime.now(UTC))
-        _fan_out(engine, deliveries_ // RECEIVERS, datetime.now(UTC))
-        with engine.connect() as connection:
-            pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
-            connection.commit()
-            server, client = _backend_cpu(pid), _own_cpu()
-            rounds = deliver_all(connection, deliveries_, per_round)
-            server, client = _backend_cpu(pid) - server, _own_cpu() - client
-        return server / deliveries_ * 1e6, client / deliveries_ * 1e6, rounds
-    finally:
-        engine.dispose()
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """Microseconds of server and of client CPU per delivery, and the rounds made."""
+    with throwaway_database() as url:
+        engine = open_engine(url)
+        try:
+            return _measure(engine, deliveries_, history, per_round)
+        finally:
+            engine.dispose()
+
+
+def _measure(
+    engine: Engine, deliveries_: int, history: int, per_round: int
+) -> tuple[float, float, int]:
+    fill(engine, history, datetime.now(UTC))
+    _fan_out(engine, deliveries_ // RECEIVERS, datetime.now(UTC))
+    with engine.connect() as connection:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        connection.commit()
+        server, client = _backend_cpu(pid), _own_cpu()
+        rounds = deliver_all(connection, deliveries_, per_round)
+        server, client = _backend_cpu(pid) - server, _own_cpu() - client
+    return server / deliveries_ * 1e6, client / deliveries_ * 1e6, rounds
 
 
 def main() -> None:
