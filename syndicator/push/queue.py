@@ -13,7 +13,7 @@ current document of the feed they follow. A row names exactly one of the two.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, case, false, insert, select, update
 
 from syndicator.push import counters, health
+from syndicator.push.endpoints import Endpoint, Topic, endpoint_id, with_endpoints
 from syndicator.push.retry import next_attempt_at
 from syndicator.push.sender import Attempt, Outcome
 from syndicator.push.status import DeliveryStatus
@@ -29,19 +30,8 @@ from syndicator.store.schema import (
     deliveries,
     delivery_attempts,
     events,
-    subscriptions,
-    websub_subscriptions,
 )
 from syndicator.store.sql import OneOf
-
-
-@dataclass(frozen=True, slots=True)
-class Topic:
-    """The feed a WebSub delivery sends: its file in the output folder, read when sent so that
-    every attempt carries the newest version, and the topic URL its subscriber knows it by."""
-
-    path: str
-    url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,22 +85,22 @@ def claim(
     stay pending for another worker or a later round, so a dead endpoint never takes every slot.
     """
     counts = dict(busy)
-    chosen: list[tuple[Any, _Endpoint]] = []
+    chosen: list[tuple[Any, Endpoint]] = []
     cancelled: list[int] = []
-    known: dict[str, _Endpoint | None] = {}
+    known: dict[str, Endpoint | None] = {}
     window = limit * 2
     for due in (_LAPSED, _PENDING):
         # Read only as far as needed: a row read costs about as much as a row taken.
         rows = connection.execute(due, {"now": now, "window": window})
-        for row, endpoint in _with_endpoints(connection, rows, known):
+        for row, endpoint in with_endpoints(connection, rows, known):
             window -= 1
             if endpoint is None or endpoint.closed(now):
                 cancelled.append(row.id)
                 continue
-            endpoint_id = _endpoint_id(row)
-            if counts.get(endpoint_id, 0) >= per_endpoint:
+            to = endpoint_id(row)
+            if counts.get(to, 0) >= per_endpoint:
                 continue
-            counts[endpoint_id] = counts.get(endpoint_id, 0) + 1
+            counts[to] = counts.get(to, 0) + 1
             chosen.append((row, endpoint))
             if len(chosen) >= limit:
                 break
@@ -131,16 +121,6 @@ def claim(
     return taken
 
 
-def endpoints() -> Any:
-    """Deliveries with whichever endpoint each names."""
-    return deliveries.outerjoin(
-        subscriptions, subscriptions.c.id == deliveries.c.subscription_id
-    ).outerjoin(
-        websub_subscriptions,
-        websub_subscriptions.c.id == deliveries.c.websub_subscription_id,
-    )
-
-
 def _due(condition: Any) -> Any:
     """The first ``:window`` deliveries meeting ``condition``, oldest due first, locked.
 
@@ -148,7 +128,7 @@ def _due(condition: Any) -> Any:
     OR: each then reads ``ix_deliveries_due`` in its order and stops at the window, where the
     OR made SQLite sort every due row on each claim (200 ms a round with 200,000 pending).
     Ties go by the index (insertion order on both stores), so no sort on ``id`` is asked for.
-    The endpoints are read apart (``_with_endpoints``): joined here, they made PostgreSQL
+    The endpoints are read apart (``endpoints.with_endpoints``): joined here, they made PostgreSQL
     hash-join and sort every due row before the limit (24 ms a claim with 14,000 pending,
     against 1.4 ms for the window alone).
     """
@@ -236,67 +216,6 @@ _UNSENT = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Endpoint:
-    """Where a claimed delivery goes: a webhook subscription, or a WebSub subscription
-    (``topic`` set) whose lease ends at ``expires_at``."""
-
-    url: str
-    secret: str
-    enabled: bool
-    expires_at: datetime | None = None
-    topic: Topic | None = None
-
-    def closed(self, now: datetime) -> bool:
-        """Whether it takes no more deliveries (a disabled webhook subscription, an expired
-        WebSub lease)."""
-        return not self.enabled or (self.expires_at is not None and self.expires_at <= now)
-
-
-_PART = 256
-"""Due rows read at a time, their endpoints looked up together."""
-_WEBHOOKS = select(
-    subscriptions.c.id, subscriptions.c.url, subscriptions.c.secret, subscriptions.c.enabled
-).where(OneOf(subscriptions.c.id, "ids"))
-_WEBSUBS = select(
-    websub_subscriptions.c.id,
-    websub_subscriptions.c.callback,
-    websub_subscriptions.c.secret,
-    websub_subscriptions.c.expires_at,
-    websub_subscriptions.c.path,
-    websub_subscriptions.c.topic,
-).where(OneOf(websub_subscriptions.c.id, "ids"))
-
-
-def _with_endpoints(
-    connection: Connection, rows: Any, known: dict[str, _Endpoint | None]
-) -> Iterator[tuple[Any, _Endpoint | None]]:
-    """Each due row with its endpoint (None if gone), read a part at a time: the endpoints
-    a part names that ``known`` lacks are read in one statement per kind and kept there, so a
-    claim reads each endpoint once, however many of its deliveries are due."""
-    for part in rows.partitions(_PART):
-        webhooks = {r.subscription_id for r in part if r.subscription_id is not None} - known.keys()
-        websubs = {
-            r.websub_subscription_id for r in part if r.websub_subscription_id is not None
-        } - known.keys()
-        known.update(dict.fromkeys(webhooks | websubs))
-        if webhooks:
-            for hook in connection.execute(_WEBHOOKS, {"ids": sorted(webhooks)}):
-                known[hook.id] = _Endpoint(hook.url, hook.secret, hook.enabled)
-        if websubs:
-            for sub in connection.execute(_WEBSUBS, {"ids": sorted(websubs)}):
-                known[sub.id] = _Endpoint(
-                    sub.callback, sub.secret, True, sub.expires_at, Topic(sub.path, sub.topic)
-                )
-        for row in part:
-            yield row, known[_endpoint_id(row)]
-
-
-def _endpoint_id(row: Any) -> str:
-    """The id of the subscription a delivery row names, of either kind."""
-    return str(row.websub_subscription_id or row.subscription_id)
-
-
 _EVENTS = select(events.c.id, events.c.type, events.c.occurred_at, events.c.data).where(
     OneOf(events.c.id, "ids")
 )
@@ -314,13 +233,13 @@ def _bodies(connection: Connection, event_ids: set[int | None]) -> dict[int, byt
     }
 
 
-def _claimed(row: Any, endpoint: _Endpoint, bodies: dict[int, bytes]) -> Claimed:
+def _claimed(row: Any, endpoint: Endpoint, bodies: dict[int, bytes]) -> Claimed:
     """The delivery as it will be sent."""
     return Claimed(
         row.id,
         row.message_id,
         row.attempts,
-        _endpoint_id(row),
+        endpoint_id(row),
         endpoint.url,
         endpoint.secret,
         b"" if endpoint.topic is not None else bodies[row.event_id],
