@@ -40,15 +40,16 @@ import requests
 import urllib3
 from nginx_conf import nginx_conf  # bench/nginx_conf.py
 from requests.adapters import HTTPAdapter
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from syndicator.announce.announcer import announcing_pipeline
 from syndicator.config import Config, with_overrides
 from syndicator.engine.pipeline import Pipeline
+from syndicator.push import counters
 from syndicator.push import subscriptions as subs
 from syndicator.push.deliverer import Deliverer
+from syndicator.push.sender import Outcome
 from syndicator.store.database import open_engine
-from syndicator.store.schema import deliveries
 
 # The http directives and servers of nginx_conf(): format with the same fields.
 NGINX_HTTP = """\
@@ -226,12 +227,12 @@ def announce(scanner: Pipeline, config: Config, events: int) -> None:
 
 
 def delivered(engine: Engine) -> int:
+    """Deliveries settled delivered so far, from the metrics counters (written in the settling
+    transaction): the benches ask every 20 ms, and a count(*) of delivered rows grows with them
+    (PostgreSQL, 20,000 being delivered: 1.4 ms of its CPU a poll, against 0.5 for the counters,
+    so 0.05 of a core at 50 polls a second taken from the deliverers being measured)."""
     with engine.connect() as connection:
-        return int(
-            connection.execute(
-                select(func.count()).where(deliveries.c.status == "delivered")
-            ).scalar_one()
-        )
+        return counters.attempts_by_outcome(counters.read(connection))[Outcome.DELIVERED]
 
 
 def _deliver(config: Config, stop: Any) -> None:

@@ -17,17 +17,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import psycopg
+from pg_database import throwaway_database  # bench/pg_database.py
 from push import _config, _wait, announce, delivered, nginx, prepare
 
 from syndicator.config import with_overrides
 from syndicator.store.database import open_engine
-
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -70,10 +66,11 @@ def _cores_used(
 
 
 def run(workers: int, events: int, ports: list[int], root: Path) -> float:
-    name = f"syndicator_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    with throwaway_database() as url:
+        return _run(workers, events, ports, root, url)
+
+
+def _run(workers: int, events: int, ports: list[int], root: Path, url: str) -> float:
     config = with_overrides(_config(root), store={"url": url})
     (root / "syndicator.toml").write_text(
         f'[content]\ndirs = ["{root / "_posts"}"]\n[output]\ndir = "{root / "out"}"\n'
@@ -125,8 +122,6 @@ def run(workers: int, events: int, ports: list[int], root: Path) -> float:
                 process.wait(timeout=60)
     finally:
         engine.dispose()
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from syndicator.config import Config
-from syndicator.push.queue import Topic
+from syndicator.push.endpoints import Topic
 from syndicator.push.signing import WEBSUB_SIGNATURE_HEADER, websub_signature
 from syndicator.vocabulary import FEED_MEDIA_TYPES
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, select, update
 
 from syndicator.push import subscriptions as subs
 from syndicator.push.retry import should_disable
 from syndicator.push.sender import Outcome
 from syndicator.store.schema import subscriptions, websub_subscriptions
+from syndicator.store.sql import OneOf
 
 _RECOVERED = (
     update(subscriptions)
     .where(
-        subscriptions.c.id.in_(bindparam("ids", expanding=True)),
+        OneOf(subscriptions.c.id, "ids"),
         subscriptions.c.failing_since.is_not(None),
     )
     .values(failing_since=None)

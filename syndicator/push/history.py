@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from syndicator.push.queue import endpoints
+from syndicator.push.endpoints import endpoints
 from syndicator.push.status import UNSETTLED, DeliveryKind, DeliveryStatus
 from syndicator.store.schema import (
     deliveries,

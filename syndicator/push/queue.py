@@ -22,6 +22,7 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, case, false, insert, select, update
 
 from syndicator.push import counters, health
+from syndicator.push.endpoints import Endpoint, Topic, endpoint_id, with_endpoints
 from syndicator.push.retry import next_attempt_at
 from syndicator.push.sender import Attempt, Outcome
 from syndicator.push.status import DeliveryStatus
@@ -29,18 +30,8 @@ from syndicator.store.schema import (
     deliveries,
     delivery_attempts,
     events,
-    subscriptions,
-    websub_subscriptions,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Topic:
-    """The feed a WebSub delivery sends: its file in the output folder, read when sent so that
-    every attempt carries the newest version, and the topic URL its subscriber knows it by."""
-
-    path: str
-    url: str
+from syndicator.store.sql import OneOf
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +85,23 @@ def claim(
     stay pending for another worker or a later round, so a dead endpoint never takes every slot.
     """
     counts = dict(busy)
-    chosen: list[Any] = []
+    chosen: list[tuple[Any, Endpoint]] = []
     cancelled: list[int] = []
+    known: dict[str, Endpoint | None] = {}
     window = limit * 2
     for due in (_LAPSED, _PENDING):
         # Read only as far as needed: a row read costs about as much as a row taken.
         rows = connection.execute(due, {"now": now, "window": window})
-        for row in rows:
+        for row, endpoint in with_endpoints(connection, rows, known):
             window -= 1
-            if _closed(row, now):
+            if endpoint is None or endpoint.closed(now):
                 cancelled.append(row.id)
                 continue
-            endpoint = row.websub_subscription_id or row.subscription_id
-            if counts.get(endpoint, 0) >= per_endpoint:
+            to = endpoint_id(row)
+            if counts.get(to, 0) >= per_endpoint:
                 continue
-            counts[endpoint] = counts.get(endpoint, 0) + 1
-            chosen.append(row)
+            counts[to] = counts.get(to, 0) + 1
+            chosen.append((row, endpoint))
             if len(chosen) >= limit:
                 break
         rows.close()
@@ -119,24 +111,14 @@ def claim(
     if chosen:
         won = set(
             connection.execute(
-                _TAKE, {"ids": [row.id for row in chosen], "now": now, "until": now + lease}
+                _TAKE, {"ids": [row.id for row, _ in chosen], "now": now, "until": now + lease}
             ).scalars()
         )
-        bodies = _bodies(connection, {row.event_id for row in chosen if row.id in won})
-        taken = [_claimed(row, bodies) for row in chosen if row.id in won]
+        bodies = _bodies(connection, {row.event_id for row, _ in chosen if row.id in won})
+        taken = [_claimed(row, endpoint, bodies) for row, endpoint in chosen if row.id in won]
     if cancelled:
         connection.execute(_CANCEL, {"ids": cancelled})
     return taken
-
-
-def endpoints() -> Any:
-    """Deliveries with whichever endpoint each names."""
-    return deliveries.outerjoin(
-        subscriptions, subscriptions.c.id == deliveries.c.subscription_id
-    ).outerjoin(
-        websub_subscriptions,
-        websub_subscriptions.c.id == deliveries.c.websub_subscription_id,
-    )
 
 
 def _due(condition: Any) -> Any:
@@ -146,6 +128,9 @@ def _due(condition: Any) -> Any:
     OR: each then reads ``ix_deliveries_due`` in its order and stops at the window, where the
     OR made SQLite sort every due row on each claim (200 ms a round with 200,000 pending).
     Ties go by the index (insertion order on both stores), so no sort on ``id`` is asked for.
+    The endpoints are read apart (``endpoints.with_endpoints``): joined here, they made PostgreSQL
+    hash-join and sort every due row before the limit (24 ms a claim with 14,000 pending,
+    against 1.4 ms for the window alone).
     """
     return (
         select(
@@ -153,22 +138,13 @@ def _due(condition: Any) -> Any:
             deliveries.c.message_id,
             deliveries.c.attempts,
             deliveries.c.subscription_id,
-            deliveries.c.event_id,
-            subscriptions.c.url,
-            subscriptions.c.secret,
-            subscriptions.c.enabled,
             deliveries.c.websub_subscription_id,
-            websub_subscriptions.c.callback,
-            websub_subscriptions.c.secret.label("websub_secret"),
-            websub_subscriptions.c.path,
-            websub_subscriptions.c.topic,
-            websub_subscriptions.c.expires_at,
+            deliveries.c.event_id,
         )
-        .select_from(endpoints())
         .where(condition)
         .order_by(deliveries.c.next_attempt_at)
         .limit(bindparam("window"))
-        .with_for_update(of=deliveries, skip_locked=True)
+        .with_for_update(skip_locked=True)
     )
 
 
@@ -189,7 +165,7 @@ _PENDING = _due(_PENDING_DUE)
 _TAKE = (
     update(deliveries)
     .where(
-        deliveries.c.id.in_(bindparam("ids", expanding=True)),
+        OneOf(deliveries.c.id, "ids"),
         case(
             (deliveries.c.status == DeliveryStatus.PENDING, _PENDING_DUE),
             (deliveries.c.status == DeliveryStatus.DELIVERING, _LEASE_LAPSED),
@@ -200,9 +176,7 @@ _TAKE = (
     .returning(deliveries.c.id)
 )
 _CANCEL = (
-    update(deliveries)
-    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
-    .values(status=DeliveryStatus.CANCELLED)
+    update(deliveries).where(OneOf(deliveries.c.id, "ids")).values(status=DeliveryStatus.CANCELLED)
 )
 _RECORD_ATTEMPTS = insert(delivery_attempts)
 _IN_FLIGHT = and_(
@@ -213,7 +187,7 @@ _IN_FLIGHT = and_(
 _DELIVERED = (
     update(deliveries)
     .where(
-        deliveries.c.id.in_(bindparam("ids", expanding=True)),
+        OneOf(deliveries.c.id, "ids"),
         deliveries.c.status == DeliveryStatus.DELIVERING,
     )
     .values(
@@ -242,16 +216,8 @@ _UNSENT = (
 )
 
 
-def _closed(row: Any, now: datetime) -> bool:
-    """Whether the row's endpoint takes no more deliveries (a disabled webhook subscription, an
-    expired WebSub lease)."""
-    if row.websub_subscription_id is not None:
-        return bool(row.expires_at <= now)
-    return not row.enabled
-
-
 _EVENTS = select(events.c.id, events.c.type, events.c.occurred_at, events.c.data).where(
-    events.c.id.in_(bindparam("ids", expanding=True))
+    OneOf(events.c.id, "ids")
 )
 
 
@@ -267,27 +233,17 @@ def _bodies(connection: Connection, event_ids: set[int | None]) -> dict[int, byt
     }
 
 
-def _claimed(row: Any, bodies: dict[int, bytes]) -> Claimed:
+def _claimed(row: Any, endpoint: Endpoint, bodies: dict[int, bytes]) -> Claimed:
     """The delivery as it will be sent."""
-    if row.websub_subscription_id is not None:
-        return Claimed(
-            row.id,
-            row.message_id,
-            row.attempts,
-            row.websub_subscription_id,
-            row.callback,
-            row.websub_secret,
-            b"",
-            Topic(row.path, row.topic),
-        )
     return Claimed(
         row.id,
         row.message_id,
         row.attempts,
-        row.subscription_id,
-        row.url,
-        row.secret,
-        bodies[row.event_id],
+        endpoint_id(row),
+        endpoint.url,
+        endpoint.secret,
+        b"" if endpoint.topic is not None else bodies[row.event_id],
+        endpoint.topic,
     )
 
 
