@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
@@ -28,6 +28,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 
 class StoreError(Exception):
@@ -111,14 +114,22 @@ def migrate(engine: Engine) -> None:
             _create(connection)
 
 
+def alembic_config(connection: Connection | None = None) -> AlembicConfig:
+    """Alembic's configuration for the store's migrations (there is no alembic.ini), running
+    on ``connection`` when given."""
+    from alembic.config import Config
+
+    alembic = Config()
+    alembic.set_main_option("script_location", "syndicator.store:migrations")
+    if connection is not None:
+        alembic.attributes["connection"] = connection
+    return alembic
+
+
 def _upgrade(connection: Connection) -> None:
     from alembic import command
-    from alembic.config import Config as AlembicConfig
 
-    alembic = AlembicConfig()
-    alembic.set_main_option("script_location", "syndicator.store:migrations")
-    alembic.attributes["connection"] = connection
-    command.upgrade(alembic, "head")
+    command.upgrade(alembic_config(connection), "head")
 
 
 def _create(connection: Connection) -> None:

@@ -9,23 +9,26 @@ from datetime import UTC, datetime
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from syndicator.push import counters, history
 from syndicator.push.sender import Attempt, Outcome
-from syndicator.store.database import HEAD_REVISION, at_head, create_store_engine, migrate
+from syndicator.store.database import (
+    HEAD_REVISION,
+    alembic_config,
+    at_head,
+    create_store_engine,
+    migrate,
+)
 from syndicator.store.schema import metadata
 
 
 def test_upgrade_keeps_deliveries_and_their_attempts(store_url):
     engine = create_store_engine(store_url)
-    alembic = _alembic()
     with engine.begin() as connection:
-        alembic.attributes["connection"] = connection
-        command.upgrade(alembic, "0002")
+        command.upgrade(alembic_config(connection), "0002")
     at = {"at": datetime(2025, 1, 1, tzinfo=UTC).replace(tzinfo=None)}
     with engine.begin() as connection:
         for statement in (
@@ -57,18 +60,10 @@ def test_upgrade_keeps_deliveries_and_their_attempts(store_url):
     engine.dispose()
 
 
-def _alembic() -> AlembicConfig:
-    alembic = AlembicConfig()
-    alembic.set_main_option("script_location", "syndicator.store:migrations")
-    return alembic
-
-
 def test_the_migrations_build_the_schema_the_code_declares(store_url):
     engine = create_store_engine(store_url)
-    alembic = _alembic()
     with engine.begin() as connection:
-        alembic.attributes["connection"] = connection
-        command.upgrade(alembic, "head")
+        command.upgrade(alembic_config(connection), "head")
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     engine.dispose()
@@ -101,7 +96,7 @@ def test_a_new_store_is_created_at_the_newest_revision_without_migrating(store_u
 def test_the_head_revision_the_store_checks_is_alembics_own(store_url):
     """A store at ``HEAD_REVISION`` is opened without Alembic: it must be the newest
     migration, or a store one migration behind would never be upgraded."""
-    assert ScriptDirectory.from_config(_alembic()).get_current_head() == HEAD_REVISION
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
     engine = create_store_engine(store_url)
     assert not at_head(engine)
     migrate(engine)
