@@ -22,9 +22,9 @@ import os
 import statistics
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from pg_database import throwaway_database  # bench/pg_database.py
+from proc import name_and_cpu  # bench/proc.py
 from sqlalchemy import Connection, Engine, text, update
 
 from syndicator.config import Config
@@ -42,13 +42,11 @@ from syndicator.store.schema import deliveries
 RECEIVERS = 100
 SLOTS = 64
 """``push.max_concurrency``'s default: a round claims up to ``BACKLOG × SLOTS × RUN``."""
-TICKS = os.sysconf("SC_CLK_TCK")
 DATA = '{"id": "x", "title": "An item", "content_html": "<p>' + "Text. " * 300 + '</p>"}'
 
 
 def _backend_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return name_and_cpu(pid)[1]
 
 
 def _own_cpu() -> float:

@@ -20,12 +20,11 @@ import time
 from pathlib import Path
 
 from pg_database import throwaway_database  # bench/pg_database.py
+from proc import name_and_cpu  # bench/proc.py
 from push import _config, _wait, announce, delivered, nginx, prepare
 
 from syndicator.config import with_overrides
 from syndicator.store.database import open_engine
-
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_by_process() -> dict[int, tuple[str, float]]:
@@ -34,12 +33,9 @@ def _cpu_by_process() -> dict[int, tuple[str, float]]:
     seen: dict[int, tuple[str, float]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            text = stat.read_text()
+            seen[int(stat.parent.name)] = name_and_cpu(stat.parent.name)
         except OSError:
             continue
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        fields = text[text.rindex(")") + 2 :].split()
-        seen[int(stat.parent.name)] = (name, (int(fields[11]) + int(fields[12])) / TICKS)
     return seen
 
 
