@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 from cmarkgfm.cmark import Options
+from lxml import etree
 from lxml import html as lxml_html
 
 from syndicator.content.emphasis import kramdown_strong
@@ -156,9 +157,17 @@ def first_paragraph(fragment: str) -> str:
 
 
 def plain_text(fragment: str) -> str:
-    """Text of an HTML fragment, for JSON Feed's plain-text ``summary``."""
+    """Text of an HTML fragment, for JSON Feed's plain-text ``summary``.
+
+    libxml2's HTML parser straight from ``etree``: ``lxml.html``'s fragment functions give the
+    same text (checked on the corpus) at more than twice the cost, once per item per JSON Feed
+    entry and webhook payload."""
     if not fragment:
         return ""
-    return " ".join(
-        lxml_html.fragment_fromstring(fragment, create_parent="div").text_content().split()
-    )
+    root = etree.fromstring(fragment, _HTML_PARSER)
+    if root is None:  # nothing but white space
+        return ""
+    return " ".join(etree.tostring(root, method="text", encoding="unicode").split())
+
+
+_HTML_PARSER = etree.HTMLParser()

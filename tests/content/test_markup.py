@@ -9,6 +9,7 @@ from __future__ import annotations
 from lxml import etree
 from lxml import html as lxml_html
 
+from .fidelity import corpus_documents
 from .helpers import Site, doc
 
 XML_FORBIDDEN = "\x00\x01\x08\x0b\x0c\x1f\ufffe\uffff"
@@ -135,3 +136,39 @@ def test_fenced_code_keeps_html_and_asterisks_literal(site: Site):
     assert codes == ['<div class="card">\n**not bold**\n</div>\n', "<span>a</span> and **b**\n"]
     assert [strong.text_content() for strong in fragment.iter("strong")] == ["bold"]
     assert "after" in [div.text_content() for div in fragment.iter("div")]
+
+
+EDGE_FRAGMENTS = [
+    "",
+    "   ",
+    "text only",
+    "<br>",
+    "a<!-- a comment -->b",
+    "<p>first</p>tail",
+    "&amp;&lt;&#8217;",
+    "<p>\u00a0spaced\n\tout </p>",
+    "<table><tr><td>a</td></tr></table>b",
+    "x<p>y</p>",
+    "<html><body>z</body></html>",
+    "<head>h</head><title>t</title>x",
+]
+
+
+def test_plain_text_is_the_text_lxml_html_finds():
+    """The fast path gives, for every corpus body and summary-sized slice of it, the text
+    ``lxml.html`` finds (the reference it replaced), white space collapsed."""
+    from syndicator.content.markup import plain_text
+
+    fragments = [*EDGE_FRAGMENTS]
+    for document in corpus_documents():
+        body = document.ours
+        fragments += [body, body[:200], body[-300:]]
+    for fragment in fragments:
+        reference = (
+            " ".join(
+                lxml_html.fragment_fromstring(fragment, create_parent="div").text_content().split()
+            )
+            if fragment
+            else ""
+        )
+        assert plain_text(fragment) == reference, fragment
