@@ -23,8 +23,10 @@ from syndicator.content.markup import (
 )
 from syndicator.content.slugs import name_slug, url_slug
 from syndicator.content.sources import Source
+from syndicator.parallel import sent_as_fields
 
 
+@sent_as_fields
 @dataclass(frozen=True, slots=True)
 class Item:
     """A document as feeds see it. ``date`` is None only when neither the front matter nor the
@@ -46,6 +48,7 @@ class Item:
     external_url: str | None
 
 
+@sent_as_fields
 @dataclass(frozen=True, slots=True)
 class Problem:
     """Something wrong in one file, said so that an author can find and fix it."""
@@ -60,6 +63,7 @@ class Problem:
         return f"{where}: {self.severity}: {self.message}"
 
 
+@sent_as_fields
 @dataclass(frozen=True, slots=True)
 class ReadResult:
     """What reading one file gave: an item, or nothing (not a document, or broken)."""

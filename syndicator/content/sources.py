@@ -11,7 +11,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from syndicator.parallel import sent_as_fields
 
+
+@sent_as_fields
 @dataclass(frozen=True, slots=True)
 class Source:
     """One file that may be a document.

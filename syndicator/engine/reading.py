@@ -11,13 +11,14 @@ from datetime import datetime
 from syndicator.config import Config
 from syndicator.content.items import ReadResult, parse_source
 from syndicator.content.sources import Source
-from syndicator.parallel import map_chunks, shared
+from syndicator.parallel import map_chunks, sent_as_fields, shared
 from syndicator.progress import silent
 from syndicator.store.records import DocumentRecord, item_version
 
 ProgressFn = Callable[[str, int, int], None]
 
 
+@sent_as_fields
 @dataclass(frozen=True, slots=True)
 class Read:
     """A file after reading: the same text as ``known`` says (``result`` None) or parsed,

@@ -101,3 +101,32 @@ def _no_leaked_children():
     """A forked stage must not leave processes behind."""
     yield
     assert multiprocessing.active_children() == []
+
+
+def test_results_cross_processes_as_they_were_made(tmp_path):
+    """What the reading workers send back (``sent_as_fields``) comes back equal, every field in
+    its place, and a one-field class is refused rather than pickled as its bare value."""
+    import pickle
+    from dataclasses import dataclass
+
+    from syndicator.content.sources import walk
+    from syndicator.engine.reading import read_sources
+
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "a.md").write_text(
+        "---\ntitle: A\ndate: 2024-01-02 03:04:05\ncategories: [News]\ntags: [x, y]\n"
+        "image: /a.png\n---\n\nBody *here*.\n"
+    )
+    (content / "b.md").write_text("---\ntitle: [broken\n---\n")
+    config = paged_config(content, tmp_path / "out", "sqlite://")
+    reads = read_sources(walk(config.content.paths), config)
+    assert reads and all(pickle.loads(pickle.dumps(r)) == r for r in reads)
+    assert any(r.result and r.result.problems for r in reads)
+
+    @dataclass(frozen=True, slots=True)
+    class One:
+        value: int
+
+    with pytest.raises(TypeError):
+        parallel.sent_as_fields(One)
