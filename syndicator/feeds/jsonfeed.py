@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from syndicator.catalog import Entry
-from syndicator.content.items import Item
+from syndicator.content.items import Item, unshared
 from syndicator.content.markup import plain_text
 from syndicator.content.slugs import name_slug
 from syndicator.feeds.context import SiteContext
@@ -22,9 +22,9 @@ def json_item(entry: Entry, site: SiteContext, *, extension: bool = False) -> di
     data: dict[str, Any] = {"id": item.id, "url": item.url}
     if item.external_url:
         data["external_url"] = item.external_url
-    data["title"] = item.title
+    data["title"] = unshared(item.title)
     content = item.content_html if site.full_content else ""
-    data["content_html"] = _copy(content or item.summary_html or item.title)
+    data["content_html"] = unshared(content or item.summary_html or item.title)
     summary = plain_text(item.summary_html)
     if summary:
         data["summary"] = summary
@@ -40,14 +40,6 @@ def json_item(entry: Entry, site: SiteContext, *, extension: bool = False) -> di
         category_slugs, tag_slugs = filter_slugs(item)
         data["_syndicator"] = {"categories": list(category_slugs), "tags": list(tag_slugs)}
     return data
-
-
-def _copy(text: str) -> str:
-    """A new string equal to ``text``, for orjson to encode. orjson, like pickle, keeps the
-    UTF-8 form of each non-ASCII string it encodes for as long as the string lives: encoding
-    the item's own body would add that form to every body the process holds (2 to 5 KB an
-    item, in each render worker and in the announcing process); the copy's goes with it."""
-    return "".join((text, ""))
 
 
 def filter_slugs(item: Item) -> tuple[tuple[str, ...], tuple[str, ...]]:

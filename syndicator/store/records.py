@@ -7,12 +7,13 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Literal, TypeVar
 
 import orjson
 from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
-from syndicator.content.items import Item, Problem
+from syndicator.content.items import Item, Problem, unshared
 from syndicator.store.schema import documents, events, items, settings
 
 T = TypeVar("T")
@@ -89,8 +90,16 @@ class StoredEvent:
         }
 
 
+_ITEM_FIELDS = [field.name for field in fields(Item)]
+_item_values = attrgetter(*_ITEM_FIELDS)
+
+
 def encode_item(item: Item) -> bytes:
-    return orjson.dumps(item)
+    """The item's stored form: the JSON object of its fields, in order, as orjson writes a
+    dataclass. Its strings are copied first (``unshared``): ``save_documents`` encodes every
+    item in the process that holds them all."""
+    values = (unshared(v) if isinstance(v, str) else v for v in _item_values(item))
+    return orjson.dumps(dict(zip(_ITEM_FIELDS, values, strict=True)))
 
 
 def item_version(item: Item) -> str:
