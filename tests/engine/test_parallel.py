@@ -1,6 +1,6 @@
 """Work spread over worker processes gives the same files as work done in one process.
 
-A site large enough that parsing, entry rendering and page writing all go to worker
+A site whose parsing, entry rendering, feed writing and pages for people all go to worker
 processes is built twice, once with the workers and once with every stage run inline; the
 two output folders must be byte-identical, and the manifest must list every file written.
 The workers are forked when no other thread runs, and come from the fork server (inputs
@@ -58,12 +58,15 @@ def test_forked_stages_write_what_one_process_writes(tmp_path, monkeypatch, othe
         _only_this_thread()
     forks: list[str] = []
     monkeypatch.setattr(parallel, "_collect", _counting(parallel._collect, forks))
+    # Every stage to the workers, the pages for people too (a few dozen here).
+    monkeypatch.setattr(parallel, "INLINE_BELOW", 10)
     try:
         forked = _build(content, tmp_path / "forked", tmp_path)
     finally:
         release.set()
     method = "forkserver" if other_thread else "fork"
-    assert forks and set(forks) == {method}
+    # Reading, then each format's entries and documents, then the pages for people.
+    assert forks == [method] * (2 + 2 * len(paged_config(content, tmp_path, "").feeds.formats))
     monkeypatch.setattr(parallel, "INLINE_BELOW", 10**9)
     inline = _build(content, tmp_path / "inline", tmp_path)
 
