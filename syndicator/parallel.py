@@ -34,8 +34,6 @@ C = TypeVar("C", bound=type)
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Work, in documents read, below which a pool costs more than it saves (a pool round costs
-# 20–60 ms: forking, and tearing down the copies).
 INLINE_BELOW = 400
 # Imported once by the fork server, so that each worker it forks starts with them loaded.
 PRELOAD = ["syndicator.engine.reading", "syndicator.engine.render", "syndicator.output.writer"]
@@ -106,11 +104,10 @@ def map_chunks(
     *,
     shared: Any = None,
     progress: Callable[[int, int], None] | None = None,
-    weight: int = 1,
 ) -> list[R]:
     """``fn`` over consecutive chunks of ``items``, results flattened in order."""
     results: list[R] = []
-    for part in each_chunk(fn, items, shared=shared, progress=progress, weight=weight):
+    for part in each_chunk(fn, items, shared=shared, progress=progress):
         results.extend(part)
     return results
 
@@ -121,15 +118,11 @@ def each_chunk(
     *,
     shared: Any = None,
     progress: Callable[[int, int], None] | None = None,
-    weight: int = 1,
 ) -> Iterator[list[R]]:
     """``fn`` over consecutive chunks of ``items``, each chunk's results as they come, in
-    order: a caller that packs them need never hold them all as separate objects.
-
-    ``weight``: how many documents' reading one item costs, for the choice between a pool
-    and this process (``INLINE_BELOW``)."""
+    order: a caller that packs them need never hold them all as separate objects."""
     count = workers()
-    if len(items) * weight < INLINE_BELOW or count < 2:
+    if len(items) < INLINE_BELOW or count < 2:
         _set_shared(shared)
         try:
             yield fn(items)

@@ -151,9 +151,7 @@ class SiteRenderer:
         for fmt in self.formats:
             self._render_format(pages, fmt, current, progress)
         self.writer.write_rendered(
-            self.pages.feed_page_jobs(pages, catalog),
-            self.pages.render_feed_page,
-            weight=self.pages.page_weight,
+            self.pages.feed_page_jobs(pages, catalog), self.pages.render_feed_page
         )
         for path in plan:
             feed = catalog.feed(path)

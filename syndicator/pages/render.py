@@ -86,10 +86,6 @@ class PageRenderer:
         self.site = SiteContext.from_config(config)
         self.formats = config.feeds.formats
         self.max_items = config.feeds.max_items
-        # What rendering one feed's page costs, in documents read (``parallel.each_chunk``):
-        # a card about an eighth of one (42 µs against 220–300 µs, measured on 5,000
-        # documents), so pages of 50 cards go to the workers and pages of 10 stay here.
-        self.page_weight = max(1, self.max_items // 8)
         self.readers = dict(config.pages.readers)
         self.labels = Labels(ui_language(config.site.language), config.tz)
         self.api = f"{self.site.base_url}/openapi.json" if config.server.api_token else None
