@@ -133,3 +133,36 @@ def test_results_cross_processes_as_they_were_made(tmp_path):
 
     with pytest.raises(TypeError):
         parallel.sent_as_fields(One)
+
+
+def test_a_scanner_forks_for_its_first_scan_and_uses_the_fork_server_once_threads_run(
+    tmp_path, monkeypatch
+):
+    """``run``'s first scan, its longest, runs before the scheduler and the watcher start:
+    alone in its process, the scanner forks its workers (nothing pickled). The scans that
+    follow, with those threads running, take their workers from the fork server."""
+    from syndicator.vocabulary import Role
+    from syndicator.worker.service import Worker
+
+    content = tmp_path / "_posts"
+    _site(content)
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    monkeypatch.setattr(parallel, "INLINE_BELOW", 1)
+    forks: list[str] = []
+    monkeypatch.setattr(parallel, "_collect", _counting(parallel._collect, forks))
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    output = tmp_path / "out"
+    worker = Worker(paged_config(content, output, url), open_engine(url), role=Role.SCANNER)
+    _only_this_thread()
+    worker.start()
+    try:
+        first = list(forks)
+        (content / "late.md").write_text("---\ntitle: Late\ndate: 2025-06-01\n---\n\nLate.\n")
+        deadline = time.monotonic() + 60  # a hang guard
+        while b"Late" not in (output / "feed.json").read_bytes():
+            assert time.monotonic() < deadline, "the new document never reached the feed"
+            time.sleep(0.02)
+    finally:
+        worker.stop()
+    assert first and set(first) == {"fork"}
+    assert forks[len(first) :] and set(forks[len(first) :]) == {"forkserver"}
