@@ -35,6 +35,11 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 INLINE_BELOW = 400
+# Forked workers keep a private copy of each page of the inherited heap they touch (reading
+# an object writes its reference count) until they exit: two workers rendering 100,000
+# entries held most of the catalog twice over. Larger jobs go to a fresh pool this many items
+# at a time, so the copies go back to the system as each pool ends.
+ROUND_ITEMS = 25_000
 # Imported once by the fork server, so that each worker it forks starts with them loaded.
 PRELOAD = ["syndicator.engine.reading", "syndicator.engine.render", "syndicator.output.writer"]
 _SHARED: Any = None
@@ -129,8 +134,6 @@ def each_chunk(
         finally:
             _set_shared(None)
         return
-    size = max(50, len(items) // (count * 8))
-    chunks = [items[i : i + size] for i in range(0, len(items), size)]
     if threading.active_count() > 1:
         pool = ProcessPoolExecutor(
             max_workers=count,
@@ -138,30 +141,38 @@ def each_chunk(
             initializer=_set_shared,
             initargs=(shared,),
         )
-        yield from _collect(pool, fn, chunks, len(items), progress)
+        yield from _collect(pool, fn, _chunks(items, count), 0, len(items), progress)
         return
     _set_shared(shared)
     # Frozen objects are never scanned by the cyclic collector: the workers then neither
     # spend time walking the inherited heap nor copy its pages by touching it.
     gc.freeze()
     try:
-        pool = ProcessPoolExecutor(
-            max_workers=count, mp_context=multiprocessing.get_context("fork")
-        )
-        yield from _collect(pool, fn, chunks, len(items), progress)
+        for start in range(0, len(items), ROUND_ITEMS):
+            part = items[start : start + ROUND_ITEMS]
+            pool = ProcessPoolExecutor(
+                max_workers=count, mp_context=multiprocessing.get_context("fork")
+            )
+            yield from _collect(pool, fn, _chunks(part, count), start, len(items), progress)
     finally:
         gc.unfreeze()
         _set_shared(None)
+
+
+def _chunks(items: Sequence[T], count: int) -> list[Sequence[T]]:
+    """Eight chunks a worker: one slow chunk at the end leaves the others little to wait for."""
+    size = max(50, len(items) // (count * 8))
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _collect(
     pool: ProcessPoolExecutor,
     fn: Callable[[Sequence[T]], list[R]],
     chunks: Sequence[Sequence[T]],
+    done: int,
     total: int,
     progress: Callable[[int, int], None] | None,
 ) -> Iterator[list[R]]:
-    done = 0
     with pool:
         for part in pool.map(fn, chunks):
             done += len(part)

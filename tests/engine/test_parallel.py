@@ -166,3 +166,26 @@ def test_a_scanner_forks_for_its_first_scan_and_uses_the_fork_server_once_thread
         worker.stop()
     assert first and set(first) == {"fork"}
     assert forks[len(first) :] and set(forks[len(first) :]) == {"forkserver"}
+
+
+def _doubled(chunk):
+    return [2 * n for n in chunk]
+
+
+def test_a_large_job_goes_to_fresh_pools_in_order(monkeypatch):
+    """Above ``ROUND_ITEMS`` items, each pool takes that many (their workers' copies of the
+    inherited heap are freed as each ends); results keep their order and progress its count."""
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    monkeypatch.setattr(parallel, "ROUND_ITEMS", 400)
+    forks: list[str] = []
+    monkeypatch.setattr(parallel, "_collect", _counting(parallel._collect, forks))
+    seen: list[tuple[int, int]] = []
+    _only_this_thread()
+
+    results = parallel.map_chunks(
+        _doubled, range(1000), progress=lambda done, total: seen.append((done, total))
+    )
+
+    assert results == [2 * n for n in range(1000)]
+    assert forks == ["fork"] * 3
+    assert seen[-1] == (1000, 1000) and seen == sorted(seen)
