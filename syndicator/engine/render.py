@@ -10,6 +10,7 @@ from pathlib import Path
 
 from syndicator.catalog import Delta, Entry, LiveCatalog
 from syndicator.config import Config
+from syndicator.engine.fragments import Fragments
 from syndicator.feeds.context import SiteContext
 from syndicator.feeds.paging import (
     Page,
@@ -26,53 +27,6 @@ from syndicator.progress import silent
 from syndicator.vocabulary import FormatName
 
 ProgressFn = Callable[[str, int, int], None]
-
-
-class Fragments:
-    """The entries of one format as rendered, packed in one buffer, by item key.
-
-    One object instead of one per entry: forked page writers read slices of it without
-    touching, and so copying, the pages of 100,000 objects (their reference counts), and a
-    buffer let go goes back to the system at once, where 100,000 small objects freed here and
-    there leave the heap in pieces. Space of dropped entries is reclaimed when it is more
-    than the live entries take.
-    """
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-        self._spans: dict[str, tuple[int, int]] = {}
-        self._live = 0
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._spans
-
-    def __getitem__(self, key: str) -> bytes:
-        start, stop = self._spans[key]
-        return bytes(memoryview(self._buffer)[start:stop])
-
-    def add(self, key: str, data: bytes) -> None:
-        self.discard(key)
-        start = len(self._buffer)
-        self._buffer += data
-        self._spans[key] = (start, len(self._buffer))
-        self._live += len(data)
-
-    def discard(self, key: str) -> None:
-        span = self._spans.pop(key, None)
-        if span is not None:
-            self._live -= span[1] - span[0]
-
-    def keep(self, keys: Collection[str], others: int = 0) -> None:
-        """Forget every entry but those of ``keys`` and, of the rest, the ``others`` added
-        last."""
-        rest = [k for k in self._spans if k not in keys]
-        for key in rest[: max(0, len(rest) - others)]:
-            self.discard(key)
-        if self._live * 2 < len(self._buffer):
-            kept = Fragments()
-            for key in self._spans:
-                kept.add(key, self[key])
-            self._buffer, self._spans = kept._buffer, kept._spans
 
 
 def render_fragments(
@@ -133,7 +87,7 @@ class SiteRenderer:
         self.keep_cache = keep_cache
         self.writer = OutputWriter(output)
         self.pages = PageRenderer(config)
-        self._fragments = {f: Fragments() for f in self.formats}
+        self._fragments = {f: Fragments(spill_to=output) for f in self.formats}
         self._archives: dict[str, int] | None = None
 
     def render(
