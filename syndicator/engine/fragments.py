@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 # one ``pread`` each (a microsecond more than a slice of memory), and the file's pages are
 # the kernel's cache, which it can drop, not this process's memory: a format's entries at
 # 100,000 documents are 350 MB, a third of the build's peak.
-SPILL_BYTES = 128 * 1024 * 1024
+SPILL_BYTES = 64 * 1024 * 1024
 
 
 class Fragments:
