@@ -15,12 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, insert, select
+from sqlalchemy import ColumnElement, Connection, delete, select
 
 from syndicator.store.schema import deliveries, delivery_attempts
-from syndicator.store.sql import OneOf
+from syndicator.store.sql import InsertRows, OneOf
 
-_INSERT = insert(delivery_attempts)
+_INSERT = InsertRows(
+    delivery_attempts,
+    ("delivery_id", "attempted_at", "status_code", "duration_ms", "error", "outcome", "reply"),
+)
 # A share lock: a deletion waits for it, another deliverer's settlement does not.
 _STILL_THERE = (
     select(deliveries.c.id).where(OneOf(deliveries.c.id, "ids")).with_for_update(key_share=True)
@@ -35,9 +38,7 @@ def record(connection: Connection, rows: Sequence[Mapping[str, Any]], held: Set[
     rest = sorted({row["delivery_id"] for row in rows} - held)
     if rest:
         held = held | set(connection.execute(_STILL_THERE, {"ids": rest}).scalars())
-    kept = [row for row in rows if row["delivery_id"] in held]
-    if kept:
-        connection.execute(_INSERT, kept)
+    _INSERT(connection, [row for row in rows if row["delivery_id"] in held])
 
 
 def forget(connection: Connection, which: ColumnElement[bool]) -> int:
