@@ -19,7 +19,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, case, false, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    false,
+    select,
+    update,
+)
 
 from syndicator.push import attempts, counters, health
 from syndicator.push.endpoints import Endpoint, Topic, endpoint_id, with_endpoints
@@ -27,7 +35,7 @@ from syndicator.push.retry import next_attempt_at
 from syndicator.push.sender import Attempt, Outcome
 from syndicator.push.status import DeliveryStatus
 from syndicator.store.schema import deliveries, events
-from syndicator.store.sql import OneOf
+from syndicator.store.sql import OneOf, is_constant
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,12 +153,15 @@ def _due(condition: Any) -> Any:
 
 
 # The statements of every round, built once: building and keying them anew each round cost
-# about as much as running them.
+# about as much as running them. The statuses of due rows are written in: PostgreSQL's due
+# index holds the unsettled rows only (migration 0008).
 _LEASE_LAPSED = and_(
-    deliveries.c.status == DeliveryStatus.DELIVERING, deliveries.c.lease_until < bindparam("now")
+    is_constant(deliveries.c.status, DeliveryStatus.DELIVERING),
+    deliveries.c.lease_until < bindparam("now"),
 )
 _PENDING_DUE = and_(
-    deliveries.c.status == DeliveryStatus.PENDING, deliveries.c.next_attempt_at <= bindparam("now")
+    is_constant(deliveries.c.status, DeliveryStatus.PENDING),
+    deliveries.c.next_attempt_at <= bindparam("now"),
 )
 _LAPSED = _due(_LEASE_LAPSED)
 _PENDING = _due(_PENDING_DUE)

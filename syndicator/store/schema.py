@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -44,6 +45,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 metadata = MetaData()
+
+UNSETTLED_WHERE = "status IN ('pending', 'delivering')"
+"""The deliveries a deliverer may still change, as SQL (``push.status.UNSETTLED``)."""
 
 # One row per file that is a document: what it looked like when last read, and its item.
 documents = Table(
@@ -143,8 +147,21 @@ deliveries = Table(
         ForeignKey("websub_subscriptions.id", ondelete="CASCADE"),
         nullable=True,
     ),
-    Index("ix_deliveries_due", "status", "next_attempt_at"),
-    Index("ix_deliveries_websub_subscription", "websub_subscription_id"),
+    # On PostgreSQL these two hold only the rows their queries ask for (0008): every claim and
+    # settlement rewrites a delivery row with an entry in each index, so a settled delivery
+    # (most of the table) is not written to the due index, nor a webhook delivery to the WebSub
+    # one. The statuses are push.status.UNSETTLED (the schema comes before push).
+    Index(
+        "ix_deliveries_due",
+        "status",
+        "next_attempt_at",
+        postgresql_where=text(UNSETTLED_WHERE),
+    ),
+    Index(
+        "ix_deliveries_websub_subscription",
+        "websub_subscription_id",
+        postgresql_where=text("websub_subscription_id IS NOT NULL"),
+    ),
     # Retention deletes an event's deliveries once none is unsettled (0006), and WebSub ones
     # by age.
     Index("ix_deliveries_event_status", "event_id", "status"),

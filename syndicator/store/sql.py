@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Table, any_, bindparam, func, insert, select
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -47,6 +58,14 @@ def _expanding_in(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
 def _any_of_array(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
     values = bindparam(element.name, type_=ARRAY(element.column.type))
     return compiler.process(element.column == any_(values), **kw)
+
+
+def is_constant(column: ColumnElement[Any], value: str) -> ColumnElement[bool]:
+    """``column = 'value'`` with the value written into the statement, not bound. A partial
+    index whose condition names the value (PostgreSQL's due index) serves every plan the
+    server keeps for the statement; a bound value proves nothing to a plan made for any value.
+    Only for the code's own vocabulary: the value is quoted, not escaped."""
+    return column == literal_column(f"'{value}'", String)
 
 
 class InsertRows:
