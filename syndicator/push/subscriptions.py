@@ -18,6 +18,7 @@ from syndicator.push.signing import decode_secret, generate_secret
 from syndicator.push.status import DeliveryStatus
 from syndicator.store.records import EVENT_TYPES
 from syndicator.store.schema import deliveries, subscriptions
+from syndicator.store.sql import is_constant
 
 
 class SubscriptionError(ValueError):
@@ -269,7 +270,7 @@ def disable(connection: Connection, subscription_id: str, reason: str) -> None:
         update(deliveries)
         .where(
             deliveries.c.subscription_id == subscription_id,
-            deliveries.c.status == DeliveryStatus.PENDING,
+            is_constant(deliveries.c.status, DeliveryStatus.PENDING),
         )
         .values(status=DeliveryStatus.CANCELLED, last_error=reason)
     )

@@ -65,6 +65,8 @@ def is_constant(column: ColumnElement[Any], value: str) -> ColumnElement[bool]:
     index whose condition names the value (PostgreSQL's due index) serves every plan the
     server keeps for the statement; a bound value proves nothing to a plan made for any value.
     Only for the code's own vocabulary: the value is quoted, not escaped."""
+    if "'" in value or "\\" in value:
+        raise ValueError(f"not a constant to write into a statement: {value!r}")
     return column == literal_column(f"'{value}'", String)
 
 

@@ -1,6 +1,8 @@
-"""PostgreSQL's partial indexes of the deliveries (migration 0008): the due index holds the
-unsettled rows, the WebSub one the WebSub deliveries, and the claim's statements are planned on it even by a plan the server keeps
-for any parameters (a generic plan), since their text names the status."""
+"""PostgreSQL's partial indexes of the deliveries: the due index holds the unsettled rows and
+the WebSub one the WebSub deliveries (0008), the index of a subscription's deliveries by status
+all but the delivered ones (0009); the claim's statements are planned on the due index even by
+a plan the server keeps for any parameters (a generic plan), since their text names the status.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 
 from syndicator.push import queue
-from syndicator.push.status import UNSETTLED
+from syndicator.push.status import UNSETTLED, DeliveryStatus
 from syndicator.store.database import open_engine
-from syndicator.store.schema import UNSETTLED_WHERE
+from syndicator.store.schema import DELIVERED, UNSETTLED_WHERE
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -20,6 +22,7 @@ NOW = datetime(2025, 1, 1, tzinfo=UTC)
 def test_the_due_index_condition_is_the_unsettled_statuses():
     listed = ", ".join(f"'{status}'" for status in UNSETTLED)
     assert f"status IN ({listed})" == UNSETTLED_WHERE
+    assert DeliveryStatus.DELIVERED == DELIVERED
 
 
 def test_the_claim_reads_the_due_index_in_a_generic_plan(postgres_url):
@@ -57,6 +60,7 @@ def test_the_claim_reads_the_due_index_in_a_generic_plan(postgres_url):
             "ix_deliveries_due": "((status)::text = ANY ((ARRAY['pending'::character varying,"
             " 'delivering'::character varying])::text[]))",
             "ix_deliveries_websub_subscription": "(websub_subscription_id IS NOT NULL)",
+            "ix_deliveries_subscription_status": "((status)::text <> 'delivered'::text)",
         }
     finally:
         engine.dispose()

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import select
 
 from syndicator.push import subscriptions as subs
 from syndicator.push.sender import Outcome
 from syndicator.store.database import open_engine
 from syndicator.store.schema import delivery_attempts, subscriptions
-from syndicator.store.sql import InsertRows, OneOf
+from syndicator.store.sql import InsertRows, OneOf, is_constant
 
 CHOSEN = select(subscriptions.c.url).where(OneOf(subscriptions.c.id, "ids"))
 
@@ -81,3 +82,9 @@ def test_insert_rows_stores_each_row_as_given(store_url):
         assert [row[1].tzinfo for row in stored] == [UTC, UTC]
     finally:
         engine.dispose()
+
+
+def test_is_constant_refuses_what_it_could_not_write_in():
+    for value in ("it's", "a\\b"):
+        with pytest.raises(ValueError, match="not a constant"):
+            is_constant(subscriptions.c.id, value)
