@@ -19,19 +19,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, case, false, insert, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    false,
+    select,
+    update,
+)
 
-from syndicator.push import counters, health
+from syndicator.push import attempts, counters, health
 from syndicator.push.endpoints import Endpoint, Topic, endpoint_id, with_endpoints
 from syndicator.push.retry import next_attempt_at
 from syndicator.push.sender import Attempt, Outcome
 from syndicator.push.status import DeliveryStatus
-from syndicator.store.schema import (
-    deliveries,
-    delivery_attempts,
-    events,
-)
-from syndicator.store.sql import OneOf
+from syndicator.store.schema import deliveries, events
+from syndicator.store.sql import OneOf, is_constant
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,12 +153,15 @@ def _due(condition: Any) -> Any:
 
 
 # The statements of every round, built once: building and keying them anew each round cost
-# about as much as running them.
+# about as much as running them. The statuses of due rows are written in: PostgreSQL's due
+# index holds the unsettled rows only (migration 0008).
 _LEASE_LAPSED = and_(
-    deliveries.c.status == DeliveryStatus.DELIVERING, deliveries.c.lease_until < bindparam("now")
+    is_constant(deliveries.c.status, DeliveryStatus.DELIVERING),
+    deliveries.c.lease_until < bindparam("now"),
 )
 _PENDING_DUE = and_(
-    deliveries.c.status == DeliveryStatus.PENDING, deliveries.c.next_attempt_at <= bindparam("now")
+    is_constant(deliveries.c.status, DeliveryStatus.PENDING),
+    deliveries.c.next_attempt_at <= bindparam("now"),
 )
 _LAPSED = _due(_LEASE_LAPSED)
 _PENDING = _due(_PENDING_DUE)
@@ -178,7 +185,6 @@ _TAKE = (
 _CANCEL = (
     update(deliveries).where(OneOf(deliveries.c.id, "ids")).values(status=DeliveryStatus.CANCELLED)
 )
-_RECORD_ATTEMPTS = insert(delivery_attempts)
 _IN_FLIGHT = and_(
     deliveries.c.id == bindparam("b_id"), deliveries.c.status == DeliveryStatus.DELIVERING
 )
@@ -198,6 +204,7 @@ _DELIVERED = (
         lease_until=None,
         delivered_at=bindparam("b_at"),
     )
+    .returning(deliveries.c.id)
 )
 _NOT_DELIVERED = (
     update(deliveries)
@@ -256,9 +263,10 @@ def settle(
 ) -> list[str]:
     """Record each attempt and move its delivery on; returns reports of disabled endpoints.
 
-    A batch is a handful of statements however large: the attempts (one insert), the
-    deliveries by fate (one executemany each), the metrics counters, and the failure streaks
-    of the endpoints concerned. Several deliverers settle at once on PostgreSQL, and each
+    A batch is a handful of statements however large: the metrics counters, the deliveries by
+    fate (a statement per status code, or one executemany), the attempts (one insert, once
+    their deliveries are locked: ``attempts.record``), and the failure streaks of the
+    endpoints concerned. Several deliverers settle at once on PostgreSQL, and each
     batch touches subscription and counter rows: they are visited in key order, and a healthy
     endpoint's row is not written at all, so two batches never wait on each other's rows in
     opposite orders (a deadlock would undo a batch whose requests were sent, and they would
@@ -271,36 +279,22 @@ def settle(
     if not sent:
         return []
     sent.sort(key=lambda r: (r.claimed.subscription_id, r.claimed.id))
-    attempts = [(r.attempt, r.at) for r in sent if r.attempt is not None]
-    connection.execute(
-        _RECORD_ATTEMPTS,
-        [
-            {
-                "delivery_id": r.claimed.id,
-                "attempted_at": at,
-                "status_code": attempt.status,
-                "duration_ms": attempt.duration_ms,
-                "error": attempt.error,
-                "outcome": attempt.outcome,
-                "reply": attempt.reply,
-            }
-            for r, (attempt, at) in zip(sent, attempts, strict=True)
-        ],
-    )
-    counters.add_attempts(connection, [attempt for attempt, _ in attempts], shard)
-    delivered: list[tuple[Settled, Attempt, datetime]] = []
-    other: list[tuple[Settled, Attempt, datetime]] = []
-    for r, (attempt, at) in zip(sent, attempts, strict=True):
-        (delivered if attempt.outcome is Outcome.DELIVERED else other).append((r, attempt, at))
+    made = [(r, r.attempt, r.at) for r in sent if r.attempt is not None]
+    delivered = [m for m in made if m[1].outcome is Outcome.DELIVERED]
+    other = [m for m in made if m[1].outcome is not Outcome.DELIVERED]
+    counters.add_attempts(connection, [a for _, a, _ in made], shard)
+    held: set[int] = set()
     if delivered:
-        _settle_delivered(connection, delivered)
+        held = _settle_delivered(connection, delivered)
         health.recovered(
             connection,
             {r.claimed.subscription_id for r, _, _ in delivered if r.claimed.topic is None},
         )
+    if other:
+        connection.execute(_NOT_DELIVERED, [_unsettled(r, a, at, schedule) for r, a, at in other])
+    attempts.record(connection, [_logged(r, a, at) for r, a, at in made], held)
     if not other:
         return []
-    connection.execute(_NOT_DELIVERED, [_unsettled(r, a, at, schedule) for r, a, at in other])
     return health.failed(
         connection,
         [
@@ -310,18 +304,38 @@ def settle(
     )
 
 
+def _logged(result: Settled, attempt: Attempt, at: datetime) -> dict[str, Any]:
+    """The attempt's row in the log."""
+    return {
+        "delivery_id": result.claimed.id,
+        "attempted_at": at,
+        "status_code": attempt.status,
+        "duration_ms": attempt.duration_ms,
+        "error": attempt.error,
+        "outcome": attempt.outcome,
+        "reply": attempt.reply,
+    }
+
+
 def _settle_delivered(
     connection: Connection, delivered: Sequence[tuple[Settled, Attempt, datetime]]
-) -> None:
+) -> set[int]:
     """Mark delivered rows, a statement per status code; ``delivered_at`` is the latest
-    attempt of the group (within a round of each; the attempt log has each one's time)."""
+    attempt of the group (within a round of each; the attempt log has each one's time).
+    Returns the rows marked (locked now, until the commit)."""
     groups: dict[int | None, tuple[list[int], list[datetime]]] = {}
     for r, attempt, at in delivered:
         ids, times = groups.setdefault(attempt.status, ([], []))
         ids.append(r.claimed.id)
         times.append(at)
+    marked: set[int] = set()
     for status, (ids, times) in sorted(groups.items(), key=lambda group: group[0] or 0):
-        connection.execute(_DELIVERED, {"ids": sorted(ids), "b_status": status, "b_at": max(times)})
+        marked.update(
+            connection.execute(
+                _DELIVERED, {"ids": sorted(ids), "b_status": status, "b_at": max(times)}
+            ).scalars()
+        )
+    return marked
 
 
 def _unsettled(

@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, Select, and_, delete, exists, select
 
+from syndicator.push import attempts
 from syndicator.push.status import SETTLED, UNSETTLED
-from syndicator.store.schema import deliveries, delivery_attempts, events
+from syndicator.store.schema import deliveries, events
 
 log = logging.getLogger("syndicator.push")
 BATCH = 2000
@@ -135,11 +136,9 @@ def _delete_deliveries(connection: Connection, ids: list[int]) -> tuple[Pruned, 
     """The deliveries ``ids`` with their attempt logs (the rows of one batch)."""
     if not ids:
         return Pruned(), 0
-    attempts = connection.execute(
-        delete(delivery_attempts).where(delivery_attempts.c.delivery_id.in_(ids))
-    ).rowcount
+    logged = attempts.forget(connection, deliveries.c.id.in_(ids))
     removed = connection.execute(delete(deliveries).where(deliveries.c.id.in_(ids))).rowcount
-    return Pruned(0, removed, attempts), len(ids)
+    return Pruned(0, removed, logged), len(ids)
 
 
 class Pruner:

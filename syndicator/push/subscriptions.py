@@ -12,11 +12,13 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, tuple_, update
 
 from syndicator.content.slugs import name_slug
+from syndicator.push import attempts
 from syndicator.push.guard import check_target
 from syndicator.push.signing import decode_secret, generate_secret
 from syndicator.push.status import DeliveryStatus
 from syndicator.store.records import EVENT_TYPES
 from syndicator.store.schema import deliveries, subscriptions
+from syndicator.store.sql import is_constant
 
 
 class SubscriptionError(ValueError):
@@ -241,7 +243,14 @@ def get(connection: Connection, subscription_id: str) -> Subscription | None:
 
 
 def remove(connection: Connection, subscription_id: str) -> bool:
-    connection.execute(delete(deliveries).where(deliveries.c.subscription_id == subscription_id))
+    """Delete a subscription with its deliveries and their attempts. Its row is locked first,
+    so no delivery is made for it meanwhile (fan-out's key check waits) that would escape."""
+    mine = deliveries.c.subscription_id == subscription_id
+    connection.execute(
+        select(subscriptions.c.id).where(subscriptions.c.id == subscription_id).with_for_update()
+    ).close()
+    attempts.forget(connection, mine)
+    connection.execute(delete(deliveries).where(mine))
     return bool(
         connection.execute(
             delete(subscriptions).where(subscriptions.c.id == subscription_id)
@@ -261,7 +270,7 @@ def disable(connection: Connection, subscription_id: str, reason: str) -> None:
         update(deliveries)
         .where(
             deliveries.c.subscription_id == subscription_id,
-            deliveries.c.status == DeliveryStatus.PENDING,
+            is_constant(deliveries.c.status, DeliveryStatus.PENDING),
         )
         .values(status=DeliveryStatus.CANCELLED, last_error=reason)
     )

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, insert, or_, select, update
 
-from syndicator.push import outbox
+from syndicator.push import attempts, outbox
 from syndicator.push.guard import TargetRefused, check_target
 from syndicator.push.status import DeliveryStatus
 from syndicator.store.schema import deliveries, websub_requests, websub_subscriptions
@@ -260,9 +260,7 @@ def conclude(
     if verified and request.mode == "subscribe":
         _subscribe(connection, request, output_dir, now)
     elif verified:
-        connection.execute(
-            delete(websub_subscriptions).where(websub_subscriptions.c.id == request.subscription_id)
-        )
+        _delete(connection, websub_subscriptions.c.id == request.subscription_id)
     connection.execute(delete(websub_requests).where(websub_requests.c.id == pending.id))
 
 
@@ -296,9 +294,17 @@ def _subscribe(
 
 def expire(connection: Connection, now: datetime) -> int:
     """Remove subscriptions whose lease has ended, and their deliveries with them."""
-    return connection.execute(
-        delete(websub_subscriptions).where(websub_subscriptions.c.expires_at <= now)
-    ).rowcount
+    return _delete(connection, websub_subscriptions.c.expires_at <= now)
+
+
+def _delete(connection: Connection, which: ColumnElement[bool]) -> int:
+    """Delete subscriptions, their deliveries (by cascade) and the attempts of those. The
+    subscriptions are locked first, so no distribution is queued for them meanwhile (its key
+    check waits) whose attempts would escape."""
+    chosen = select(websub_subscriptions.c.id).where(which)
+    connection.execute(chosen.with_for_update()).close()
+    attempts.forget(connection, deliveries.c.websub_subscription_id.in_(chosen))
+    return connection.execute(delete(websub_subscriptions).where(which)).rowcount
 
 
 def enqueue_distribution(connection: Connection, output_dir: Path, now: datetime) -> int:

@@ -6,10 +6,14 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection, insert
+
+from syndicator.store.schema import websub_subscriptions
 
 from .receivers import CERT, KEY, Receiver, Respond, Server, reply
 
@@ -114,3 +118,22 @@ def publish(posts: Path, count: int, prefix: str = "p") -> None:
         )
     for n in range(count):
         (posts / f".{prefix}{n}.md").rename(posts / f"{prefix}{n}.md")
+
+
+def websub_subscriber(
+    connection: Connection, subscription_id: str, created: datetime, expires: datetime
+) -> None:
+    """A WebSub subscription row of the feed ``atom.xml``, as a verified request makes it."""
+    connection.execute(
+        insert(websub_subscriptions).values(
+            id=subscription_id,
+            path="atom.xml",
+            topic="https://example.org/atom.xml",
+            callback="http://127.0.0.1:9100/",
+            secret="",
+            lease_seconds=int((expires - created).total_seconds()),
+            expires_at=expires,
+            created_at=created,
+            renewed_at=created,
+        )
+    )

@@ -31,6 +31,8 @@ from syndicator.store.schema import (
 from syndicator.vocabulary import Role
 from syndicator.worker.service import Worker
 
+from .conftest import websub_subscriber
+
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=31)
 RECENT = NOW - timedelta(days=29)
@@ -77,19 +79,7 @@ def _event(engine: Engine, name: str, at: datetime, status: DeliveryStatus) -> i
 def _websub(engine: Engine, at: datetime, status: DeliveryStatus) -> int:
     with engine.begin() as connection:
         if connection.execute(select(func.count()).select_from(websub_subscriptions)).scalar() == 0:
-            connection.execute(
-                insert(websub_subscriptions).values(
-                    id="ws_1",
-                    path="atom.xml",
-                    topic="https://example.org/atom.xml",
-                    callback="http://127.0.0.1:9100/",
-                    secret="",
-                    lease_seconds=86400 * 90,
-                    expires_at=NOW + timedelta(days=60),
-                    created_at=OLD,
-                    renewed_at=OLD,
-                )
-            )
+            websub_subscriber(connection, "ws_1", OLD, NOW + timedelta(days=60))
         row = outbox.pending(f"ws_{at.timestamp()}_{status}", at, websub_subscription_id="ws_1")
         inserted = connection.execute(insert(deliveries).values(row | {"status": status}))
         return int(inserted.inserted_primary_key[0])
