@@ -20,7 +20,7 @@ import nh3
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from syndicator.catalog import FeedSpec, LiveCatalog
+from syndicator.catalog import Entry, FeedSpec, LiveCatalog
 from syndicator.config import Config
 from syndicator.feeds.context import SiteContext
 from syndicator.feeds.paging import Page, oldest_first_slice, page_path
@@ -92,6 +92,8 @@ class PageRenderer:
         self.env = template_files("syndicator.pages")
         self.env.globals.update(t=self.labels, site=self.site, content_lang=config.site.language)
         self.env.filters["breakable"] = _breakable
+        # Each item is on the page of each of its feeds (four or five): its card is made once.
+        self._cards = lru_cache(maxsize=16384)(self._render_card)
 
     def __reduce__(self) -> tuple[type[PageRenderer], tuple[Config]]:
         """Sent to worker processes as its configuration (a Jinja environment does not
@@ -117,10 +119,22 @@ class PageRenderer:
             feed=feed,
             follow=self._follow(feed),
             alternates=self._addresses(feed),
-            entries=[(entry, _text(entry.item.summary_html)) for entry in job.page.entries],
+            cards=[self._card(entry) for entry in job.page.entries],
             updated=job.page.updated,
             oldest=job.oldest,
         )
+
+    def _card(self, entry: Entry) -> Markup:
+        item = entry.item
+        return self._cards(item.image, item.url, item.title, entry.published, item.summary_html)
+
+    def _render_card(
+        self, image: str | None, url: str, title: str, published: datetime, summary_html: str
+    ) -> Markup:
+        """An item's card: the same on the page of each of its feeds, so made once (keyed by
+        what it shows, which holds no body)."""
+        card = self.env.get_template("_macros.html").module.card  # type: ignore[attr-defined]
+        return Markup(card(image, url, title, published, _text(summary_html)))
 
     def directory(self, catalog: LiveCatalog) -> bytes:
         """``index.html``: every feed, named, counted and dated."""

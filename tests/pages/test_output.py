@@ -215,3 +215,25 @@ def test_the_page_renderer_travels_to_worker_processes():
     catalog = LiveCatalog()
     assert copy.directory(catalog) == renderer.directory(catalog)
     assert b'<html lang="en">' in copy.directory(catalog)
+
+
+def test_a_card_shows_the_item_as_it_is_now_in_a_long_lived_scanner(tmp_path: Path):
+    """Cards are made once per item and reused (``PageRenderer._card``): an edit to what a
+    card shows (title, date, summary) gives a new card on every page of the item."""
+    content = tmp_path / "_posts"
+    content.mkdir()
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    scanner = announcing_pipeline(
+        paged_config(content, tmp_path / "out", store), open_engine(store)
+    )
+    page = tmp_path / "out" / "tags" / "x" / "index.html"
+    (content / "a.md").write_text(_doc("Alpha", "2024-01-01 10:00:00", "News", "x", "First."))
+    scanner.scan(at(0))
+    assert "Alpha" in page.read_text() and "First." in page.read_text()
+
+    (content / "a.md").write_text(_doc("Omega", "2024-01-02 10:00:00", "News", "x", "Second."))
+    scanner.scan(at(60))
+
+    text = page.read_text()
+    assert "Omega" in text and "Second." in text and "2 janvier 2024" in text
+    assert "Alpha" not in text and "First." not in text and "1 janvier 2024" not in text
