@@ -214,8 +214,7 @@ def _breakable(url: str) -> Markup:
     return escape(scheme + separator) + Markup("/<wbr>").join(rest.split("/"))
 
 
-@lru_cache(maxsize=16384)
 def _text(html: str) -> Markup:
-    """A summary without its markup: a card's only link is its title. Cached: an item is on
-    the page of each of its feeds."""
+    """A summary without its markup: a card's only link is its title. Once per card, which
+    is cached (``PageRenderer._render_card``)."""
     return Markup(nh3.clean(html, tags=set()))
