@@ -228,11 +228,26 @@ def announce(scanner: Pipeline, config: Config, events: int) -> None:
 
 def delivered(engine: Engine) -> int:
     """Deliveries settled delivered so far, from the metrics counters (written in the settling
-    transaction): the benches ask every 20 ms, and a count(*) of delivered rows grows with them
-    (PostgreSQL, 20,000 being delivered: 1.4 ms of its CPU a poll, against 0.5 for the counters,
-    so 0.05 of a core at 50 polls a second taken from the deliverers being measured)."""
+    transaction): a count(*) of delivered rows grows with them (PostgreSQL, 20,000 being
+    delivered: 1.4 ms of its CPU a poll, against 0.5 for the counters)."""
     with engine.connect() as connection:
         return counters.attempts_by_outcome(counters.read(connection))[Outcome.DELIVERED]
+
+
+def wait_delivered(engine: Engine, total: int, timeout: float) -> None:
+    """Until ``total`` deliveries are settled delivered. Each poll costs CPU of this process and
+    of the store, which the deliverers being measured need when they keep both cores busy: at
+    a poll every 20 ms that was 0.06 of a core here and more in PostgreSQL. So the polls are
+    spaced by a quarter of the time the rest should take at the rate seen so far (at most
+    0.25 s), down to 5 ms near the end: a few dozen polls a run, the end still seen within
+    5 ms."""
+    started = time.monotonic()
+    while (done := delivered(engine)) < total:
+        elapsed = time.monotonic() - started
+        if elapsed > timeout:
+            raise TimeoutError("benchmark step did not finish in time")
+        rest = (total - done) * elapsed / done / 4 if done else 0.05
+        time.sleep(min(0.25, max(0.005, rest)))
 
 
 def _deliver(config: Config, stop: Any) -> None:
@@ -271,7 +286,7 @@ def ours(root: Path, ports: list[int], events: int, processes: int) -> tuple[flo
         announce(scanner, config, events)
         written = time.perf_counter()
         total = events * len(ports)
-        _wait(lambda: delivered(engine) >= total, 3600, every=0.02)
+        wait_delivered(engine, total, 3600)
         ended = time.perf_counter()
     finally:
         stop.set()

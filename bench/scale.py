@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pg_database import throwaway_database  # bench/pg_database.py
 from proc import name_and_cpu  # bench/proc.py
-from push import _config, _wait, announce, delivered, nginx, prepare
+from push import _config, _wait, announce, nginx, prepare, wait_delivered
 
 from syndicator.config import with_overrides
 from syndicator.store.database import open_engine
@@ -101,7 +101,7 @@ def _run(workers: int, events: int, ports: list[int], root: Path, url: str) -> f
             announce(scanner, config, events)
             written, before = time.perf_counter(), _cpu_by_process()
             total = events * len(ports)
-            _wait(lambda: delivered(engine) >= total, 1800, every=0.02)
+            wait_delivered(engine, total, 1800)
             ended, after = time.perf_counter(), _cpu_by_process()
             used = _cores_used(before, after, {p.pid for p in processes}, ended - written)
             print(
