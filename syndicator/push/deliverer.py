@@ -40,6 +40,7 @@ from syndicator.push.polling import PollingWorker
 from syndicator.push.queue import Claimed, Settled
 from syndicator.push.sender import Attempt, Sender
 from syndicator.push.signing import WebhookSigner
+from syndicator.push.wakeups import Listener
 
 log = logging.getLogger("syndicator.push")
 Clock = Callable[[], datetime]
@@ -101,14 +102,17 @@ class Deliverer(PollingWorker):
         self._settled_at = time.monotonic()
         self._signers: dict[str, WebhookSigner] = {}
         super().__init__("deliverer", idle_seconds=IDLE_POLL_SECONDS, log=log)
+        self._listener = Listener(engine, self.wake)
 
     def start(self) -> None:
         if self.sole_deliverer:
             take_back(self.engine)
         super().start()
+        self._listener.start()
 
     def stop(self) -> None:
         """Stop claiming, let attempts under way finish (bounded by the timeout), settle them."""
+        self._listener.stop()
         super().stop()
         self.sender.close()
         self._settle()

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
+from syndicator.push import wakeups
 from syndicator.push.endpoints import endpoints
 from syndicator.push.status import UNSETTLED, DeliveryKind, DeliveryStatus
 from syndicator.store.schema import (
@@ -159,6 +160,7 @@ def replay(connection: Connection, delivery_id: int, now: datetime) -> str | Non
     if row.status in UNSETTLED:
         return f"delivery {delivery_id} is already {row.status}"
     connection.execute(_REQUEUE.where(deliveries.c.id == delivery_id), {"now": now})
+    wakeups.queued(connection)
     return None
 
 
@@ -178,17 +180,18 @@ def replay_failed(
     ).scalar()
     if not enabled:
         return 0
-    return int(
-        connection.execute(
-            _REQUEUE.where(
-                deliveries.c.subscription_id == subscription_id,
-                is_constant(deliveries.c.status, DeliveryStatus.FAILED),
-                deliveries.c.created_at >= since,
-                deliveries.c.created_at < until,
-            ),
-            {"now": now},
-        ).rowcount
-    )
+    requeued = connection.execute(
+        _REQUEUE.where(
+            deliveries.c.subscription_id == subscription_id,
+            is_constant(deliveries.c.status, DeliveryStatus.FAILED),
+            deliveries.c.created_at >= since,
+            deliveries.c.created_at < until,
+        ),
+        {"now": now},
+    ).rowcount
+    if requeued:
+        wakeups.queued(connection)
+    return int(requeued)
 
 
 def queue_depth(connection: Connection, now: datetime) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 from syndicator.push import subscriptions as subs
+from syndicator.push import wakeups
 from syndicator.push.status import DeliveryStatus
 from syndicator.store.records import TEST_EVENT, Event, append_events
 from syndicator.store.schema import deliveries
@@ -58,6 +59,7 @@ def fan_out(connection: Connection, new: Sequence[tuple[int, Event]], now: datet
         )
     if rows:
         connection.execute(insert(deliveries), rows)
+        wakeups.queued(connection)
     return len(rows)
 
 
@@ -78,4 +80,5 @@ def send_test(connection: Connection, subscription_id: str, now: datetime) -> in
         insert(deliveries).values(**row, subscription_id=subscription_id)
     ).inserted_primary_key
     assert inserted is not None  # an INSERT of one row always has one
+    wakeups.queued(connection)
     return int(inserted[0])

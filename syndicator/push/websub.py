@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote
 
 from sqlalchemy import ColumnElement, Connection, delete, insert, or_, select, update
 
-from syndicator.push import attempts, outbox
+from syndicator.push import attempts, outbox, wakeups
 from syndicator.push.guard import TargetRefused, check_target
 from syndicator.push.status import DeliveryStatus
 from syndicator.store.schema import deliveries, websub_requests, websub_subscriptions
@@ -344,6 +344,7 @@ def enqueue_distribution(connection: Connection, output_dir: Path, now: datetime
     ]
     if queued:
         connection.execute(insert(deliveries), queued)
+        wakeups.queued(connection)
     _remember_versions(connection, changed, digests)
     return len(queued)
 
