@@ -22,7 +22,10 @@ log = logging.getLogger("syndicator.push")
 CHANNEL = "syndicator_deliveries_queued"
 LISTEN_SECONDS = 0.25
 """How long a wait for a notification lasts before the listener checks whether to stop."""
-RECONNECT_SECONDS = 2.0
+RECONNECT_SECONDS = 5.0
+STOP_SECONDS = 5.0
+"""The longest ``stop`` waits for the thread: one stuck connecting to an unreachable server
+is left behind (a daemon), its deliverer stops all the same."""
 
 
 def queued(connection: Connection) -> None:
@@ -51,7 +54,7 @@ class Listener:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(STOP_SECONDS)
 
     def _run(self) -> None:
         while not self._stop.is_set():

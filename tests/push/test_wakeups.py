@@ -174,6 +174,20 @@ def test_nothing_queued_sends_nothing(engine, heard):
     assert heard() == []
 
 
+def test_a_lost_connection_is_opened_again(engine, listening, monkeypatch, caplog):
+    monkeypatch.setattr(wakeups, "RECONNECT_SECONDS", 0.05)
+    with engine.connect() as connection:
+        connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = :q"),
+            {"q": f"LISTEN {wakeups.CHANNEL}"},
+        )
+    listening.wait_for(2)  # the look it takes on listening again
+    with engine.begin() as connection:
+        wakeups.queued(connection)
+    listening.wait_for(3)
+    assert "listening for queued deliveries failed" in caplog.text
+
+
 def test_a_deliverer_idle_for_an_hour_delivers_at_once(
     tmp_path: Path, postgres_url: str, serve, monkeypatch
 ):
