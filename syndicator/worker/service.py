@@ -93,6 +93,7 @@ class Worker:
             else None
         )
         self._scan_lock = threading.Lock()
+        self._scanned = False
         self._pending_lock = threading.Lock()
         self._pending: set[str] | None = set()
         self._scheduler = BackgroundScheduler(timezone=UTC)
@@ -181,9 +182,10 @@ class Worker:
                 return None
         if (result.events or result.distributions) and self._queued is not None:
             self._queued()
-        if result.parsed:
-            for problem in result.problems:
-                log.warning("%s", problem)
+        # The first scan says what is wrong with the site as it is; later ones what they found.
+        for problem in result.new_problems if self._scanned else result.problems:
+            log.warning("%s", problem)
+        self._scanned = True
         if result.events or result.report.written or result.report.removed:
             log.info(
                 "scan: %d documents, %d parsed, %d events, %d files written, %d removed",

@@ -152,3 +152,21 @@ def test_a_second_worker_on_the_same_store_refuses_to_start(site, worker):
     )
     assert second.returncode == 2
     assert "another syndicator worker" in second.stderr
+
+
+def test_a_problem_is_logged_when_found_not_on_every_scan(site, start_worker):
+    """The first scan logs what is wrong with the site; later ones only what they found."""
+    posts = site / "_posts"
+    (posts / "broken.md").write_text("---\ntitle: [unclosed\n---\nText.\n")
+    worker = start_worker(site / "syndicator.toml")
+    log = site / "worker.log"
+    _wait_for(lambda: "broken.md:3: error" in log.read_text())
+    (posts / "second.md").write_text("---\ntitle: [unclosed too\n---\nText.\n")
+    _wait_for(lambda: "second.md:3: error" in log.read_text())
+    for n in range(3):  # scans that parse a good file each: the markers
+        (posts / f"good{n}.md").write_text(document(f"Good {n}"))
+        _wait_for(lambda n=n: f"Good {n}" in _titles(site / "out" / "atom.xml"))
+    text = log.read_text()
+    assert text.count("broken.md:3: error") == 1
+    assert text.count("second.md:3: error") == 1
+    assert _stop(worker) == 0
