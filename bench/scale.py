@@ -1,6 +1,7 @@
 """Scale-out benchmark: delivery throughput with 1, 2 and 4 deliverer processes on PostgreSQL.
 
-Run by hand: ``.venv/bin/python bench/scale.py [--events 200 --receivers 100 --workers 1,2]``.
+Run by hand: ``.venv/bin/python bench/scale.py [--events 200 --receivers 100 --workers 1,2
+--runs 5]``.
 Needs ``nginx`` (the cheap receivers of ``bench/push.py``). For each worker count a fresh
 database on 127.0.0.1:5432 gets ``--receivers`` subscriptions and a baseline scan; that many
 ``syndicator run --role deliverer`` processes start and report running; then ``--events``
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -125,19 +127,35 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--receivers", type=int, default=100)
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=5,
+        help="rounds of every worker count, interleaved; the ratios' median is printed (runs of "
+        "one ratio varied by ±15 %% on the shared 2-core machine)",
+    )
     args = parser.parse_args()
+    counts = [int(w) for w in args.workers.split(",")]
     with tempfile.TemporaryDirectory(prefix="syndicator-bench-scale-") as temporary:
         (Path(temporary) / "nginx").mkdir()
         with nginx(args.receivers, Path(temporary) / "nginx") as ports:
             total = args.events * args.receivers
             print(f"{args.events} events × {args.receivers} receivers = {total}, PostgreSQL")
-            rates = {}
-            for count in (int(w) for w in args.workers.split(",")):
-                rates[count] = run(count, args.events, ports, Path(temporary) / f"w{count}")
-            first = min(rates)
-            for count, rate in rates.items():
-                if count != first:
-                    print(f"  {count} vs {first}: {rate / rates[first]:.2f}×")
+            ratios: dict[int, list[float]] = {count: [] for count in counts[1:]}
+            for number in range(args.runs):
+                rates = {
+                    count: run(count, args.events, ports, Path(temporary) / f"r{number}w{count}")
+                    for count in counts
+                }
+                for count in ratios:
+                    ratios[count].append(rates[count] / rates[counts[0]])
+                    print(f"  {count} vs {counts[0]}: {ratios[count][-1]:.2f}×")
+            for count, seen in ratios.items():
+                listed = ", ".join(f"{r:.2f}" for r in sorted(seen))
+                print(
+                    f"{count} vs {counts[0]}, median of {len(seen)}: "
+                    f"{statistics.median(seen):.2f}× ({listed})"
+                )
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
