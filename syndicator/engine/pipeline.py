@@ -82,8 +82,9 @@ class ScanResult:
     event_ids: list[int] = field(default_factory=list)
     # WebSub deliveries queued because a feed a hub subscriber follows changed.
     distributions: int = 0
-    # Those of ``problems`` this scan found: in the files it parsed, or about items it changed
-    # (a duplicate id). The worker logs these; the others were logged when they were found.
+    # Those of ``problems`` not reported before, which the worker logs: all of them on the
+    # pipeline's first scan, then those a scan found (in the files it parsed, or about items it
+    # changed: a duplicate id).
     new_problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -238,10 +239,12 @@ class Pipeline:
             self._prior.update((record.key, record) for record in announced.saved)
             distributions = self.announcer.after_output(now)
         problems = [p for rec in documents.values() for p in rec.problems] + self.catalog.problems
-        touched = set(keys)
-        new_problems = [p for r in reads if r.result is not None for p in r.result.problems] + [
-            p for p in self.catalog.problems if p.path in touched
-        ]
+        new_problems = problems
+        if not first:
+            touched = set(keys)
+            new_problems = [p for r in reads if r.result is not None for p in r.result.problems] + [
+                p for p in self.catalog.problems if p.path in touched
+            ]
         return ScanResult(
             self.catalog,
             problems,

@@ -93,7 +93,6 @@ class Worker:
             else None
         )
         self._scan_lock = threading.Lock()
-        self._scanned = False
         self._pending_lock = threading.Lock()
         self._pending: set[str] | None = set()
         self._scheduler = BackgroundScheduler(timezone=UTC)
@@ -182,10 +181,8 @@ class Worker:
                 return None
         if (result.events or result.distributions) and self._queued is not None:
             self._queued()
-        # The first scan says what is wrong with the site as it is; later ones what they found.
-        for problem in result.new_problems if self._scanned else result.problems:
+        for problem in result.new_problems:
             log.warning("%s", problem)
-        self._scanned = True
         if result.events or result.report.written or result.report.removed:
             log.info(
                 "scan: %d documents, %d parsed, %d events, %d files written, %d removed",
