@@ -12,7 +12,9 @@ Work goes to worker processes in chunks. Large shared inputs reach the workers o
   thread (``prepare``), and the shared inputs are pickled to each worker once per call. A pool
   lives for one call, so a worker that died never poisons the next scan.
 
-Small jobs run inline: a process pool costs more than it saves below a few hundred documents.
+Small jobs run inline: a process pool costs more than it saves below a few hundred documents'
+worth of work (``INLINE_BELOW``; a caller whose items cost more each says how many times more,
+its ``weight``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ C = TypeVar("C", bound=type)
 T = TypeVar("T")
 R = TypeVar("R")
 
+# In readings of a document: below this much work, forking the workers costs more than
+# sharing the work saves.
 INLINE_BELOW = 400
 # Forked workers keep a private copy of each page of the inherited heap they touch (reading
 # an object writes its reference count) until they exit: two workers rendering 100,000
@@ -109,10 +113,11 @@ def map_chunks(
     *,
     shared: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    weight: int = 1,
 ) -> list[R]:
     """``fn`` over consecutive chunks of ``items``, results flattened in order."""
     results: list[R] = []
-    for part in each_chunk(fn, items, shared=shared, progress=progress):
+    for part in each_chunk(fn, items, shared=shared, progress=progress, weight=weight):
         results.extend(part)
     return results
 
@@ -123,11 +128,13 @@ def each_chunk(
     *,
     shared: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    weight: int = 1,
 ) -> Iterator[list[R]]:
     """``fn`` over consecutive chunks of ``items``, each chunk's results as they come, in
-    order: a caller that packs them need never hold them all as separate objects."""
+    order: a caller that packs them need never hold them all as separate objects. ``weight``:
+    what an item costs, in readings of a document (it sets when the workers pay off)."""
     count = workers()
-    if len(items) < INLINE_BELOW or count < 2:
+    if len(items) * weight < INLINE_BELOW or count < 2:
         _set_shared(shared)
         try:
             yield fn(items)

@@ -21,7 +21,7 @@ from syndicator.feeds.paging import (
 )
 from syndicator.feeds.renderers import RENDERERS
 from syndicator.output.writer import OutputWriter, WriteReport
-from syndicator.pages import DIRECTORY, OPML, PageRenderer, feed_page_path
+from syndicator.pages import DIRECTORY, FEED_PAGE_WEIGHT, OPML, PageRenderer, feed_page_path
 from syndicator.parallel import each_chunk, shared
 from syndicator.progress import silent
 from syndicator.vocabulary import FormatName
@@ -105,7 +105,9 @@ class SiteRenderer:
         for fmt in self.formats:
             self._render_format(pages, fmt, current, progress)
         self.writer.write_rendered(
-            self.pages.feed_page_jobs(pages, catalog), self.pages.render_feed_page
+            self.pages.feed_page_jobs(pages, catalog),
+            self.pages.render_feed_page,
+            weight=FEED_PAGE_WEIGHT,
         )
         for path in plan:
             feed = catalog.feed(path)

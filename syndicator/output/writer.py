@@ -86,19 +86,22 @@ class OutputWriter:
         jobs: Sequence[tuple[str, J]],
         render: Callable[[J], bytes],
         progress: Callable[[int, int], None] | None = None,
+        *,
+        weight: int = 1,
     ) -> None:
         """Render and write many files on every core: ``jobs`` pairs each file's path with
         what ``render`` turns into its bytes. Each worker renders its share and writes those
         files itself, so neither the rendering nor the kernel's work of creating files waits on
         one interpreter, and no rendered file travels back to this process. Workers receive
         job numbers and read the jobs from memory inherited at the fork: pickling pages would
-        copy every entry they hold."""
+        copy every entry they hold. ``weight``: what rendering a file costs (``map_chunks``)."""
         self._manifest.update(relative for relative, _ in jobs)
         done = map_chunks(
             _render_and_write,
             range(len(jobs)),
             shared=(self.root, jobs, render),
             progress=progress,
+            weight=weight,
         )
         for (relative, _), written in zip(jobs, done, strict=True):
             if written:

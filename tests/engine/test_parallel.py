@@ -18,6 +18,7 @@ import pytest
 
 from syndicator import parallel
 from syndicator.announce.announcer import announcing_pipeline
+from syndicator.config import with_overrides
 from syndicator.output.writer import MANIFEST
 from syndicator.store.database import open_engine
 
@@ -189,3 +190,27 @@ def test_a_large_job_goes_to_fresh_pools_in_order(monkeypatch):
     assert results == [2 * n for n in range(1000)]
     assert forks == ["fork"] * 3
     assert seen[-1] == (1000, 1000) and seen == sorted(seen)
+
+
+def test_items_that_cost_more_go_to_the_workers_sooner(tmp_path, monkeypatch):
+    """A site with fewer feed pages than ``INLINE_BELOW`` still renders them in the workers,
+    since each costs ``FEED_PAGE_WEIGHT`` readings of a document: at 5,000 documents, 211
+    of them rendered in one process while the other core waited. Cheaper work stays inline."""
+    from syndicator.pages import FEED_PAGE_WEIGHT
+
+    content = tmp_path / "_posts"
+    _site(content)
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    # The site has 10 tag and category feeds: 40 readings' worth of feed pages.
+    monkeypatch.setattr(parallel, "INLINE_BELOW", 10 * FEED_PAGE_WEIGHT)
+    forks: list[str] = []
+    monkeypatch.setattr(parallel, "_collect", _counting(parallel._collect, forks))
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    config = with_overrides(paged_config(content, tmp_path / "out", url), feeds={"archives": False})
+    engine = open_engine(url)
+    _only_this_thread()
+    announcing_pipeline(config, engine).scan(at(0))
+    engine.dispose()
+    # Reading (450 documents) and the pages for people; the 11 documents of each format's
+    # feeds, and the 33 entries at most that they hold, stay inline.
+    assert forks == ["fork", "fork"]
