@@ -11,14 +11,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, NoReturn
 
 from syndicator.config import Config, ConfigError, load_config, with_overrides
 from syndicator.push.status import DeliveryStatus
-from syndicator.store.database import StoreError
+from syndicator.store import StoreError
 from syndicator.vocabulary import Role
+
+if TYPE_CHECKING:  # not imported at start: ``build`` starts reading first (``_cmd_build``)
+    from sqlalchemy import Connection
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 
@@ -175,22 +176,34 @@ def run() -> NoReturn:
 
 
 def _cmd_build(args: argparse.Namespace, config: Config) -> int:
-    from syndicator.announce.announcer import announcing_pipeline
+    from syndicator.engine.reading import ReadAhead
     from syndicator.progress import Progress
-    from syndicator.store.database import ScannerLock, open_engine
+    from syndicator.store.location import known_new
 
     now = parse_now(args.now, config)
-    engine = open_engine(config.store.url)
-    lock = ScannerLock(engine)
-    if not lock.try_acquire():
-        raise StoreError("a syndicator worker is running on this store; it keeps the feeds built")
     progress = Progress()
+    # Into a new store every file is read: the workers start before the imports below.
+    ahead = ReadAhead(config, progress) if known_new(config.store.url) else None
     try:
-        result = announcing_pipeline(config, engine, keep_cache=False).scan(now, progress)
+        from syndicator.announce.announcer import announcing_pipeline
+        from syndicator.store.database import ScannerLock, open_engine
+
+        engine = open_engine(config.store.url)
+        lock = ScannerLock(engine)
+        if not lock.try_acquire():
+            raise StoreError(
+                "a syndicator worker is running on this store; it keeps the feeds built"
+            )
+        try:
+            pipeline = announcing_pipeline(config, engine, keep_cache=False)
+            result = pipeline.scan(now, progress, ahead=ahead)
+        finally:
+            lock.release()
+            engine.dispose()
     finally:
+        if ahead is not None:
+            ahead.close()
         progress.close()
-        lock.release()
-        engine.dispose()
     _print_problems(result.problems)
     report = result.report
     print(

@@ -26,7 +26,7 @@ import operator
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import forkserver
 from typing import Any, TypeVar
@@ -129,12 +129,30 @@ def each_chunk(
     shared: Any = None,
     progress: Callable[[int, int], None] | None = None,
     weight: int = 1,
-) -> Iterator[list[R]]:
+) -> Generator[list[R], None, None]:
     """``fn`` over consecutive chunks of ``items``, each chunk's results as they come, in
     order: a caller that packs them need never hold them all as separate objects. ``weight``:
-    what an item costs, in readings of a document (it sets when the workers pay off)."""
+    what an item costs, in readings of a document (it sets when the workers pay off).
+
+    The workers are at work when this returns, before a result is asked for: a caller can
+    start work it needs later and do something else meanwhile (``engine.reading.ReadAhead``).
+    Closing the iterator drops the chunks not begun."""
+    chunks = _each_chunk(fn, items, shared, progress, weight)
+    next(chunks)  # up to the start marker: the workers are forked
+    return chunks
+
+
+def _each_chunk(
+    fn: Callable[[Sequence[T]], list[R]],
+    items: Sequence[T],
+    shared: Any,
+    progress: Callable[[int, int], None] | None,
+    weight: int,
+) -> Generator[list[R], None, None]:
+    """``each_chunk``'s results, after an empty list that marks the workers started."""
     count = workers()
     if len(items) * weight < INLINE_BELOW or count < 2:
+        yield []
         _set_shared(shared)
         try:
             yield fn(items)
@@ -148,19 +166,31 @@ def each_chunk(
             initializer=_set_shared,
             initargs=(shared,),
         )
-        yield from _collect(pool, fn, _chunks(items, count), 0, len(items), progress)
+        yield from _collect(pool, pool.map(fn, _chunks(items, count)), 0, len(items), progress)
         return
+    for start in range(0, len(items), ROUND_ITEMS):
+        pool, parts = _forked(fn, items[start : start + ROUND_ITEMS], count, shared)
+        results = _collect(pool, parts, start, len(items), progress)
+        if start:
+            next(results)  # the first round's start marker was the one
+        yield from results
+
+
+def _forked(
+    fn: Callable[[Sequence[T]], list[R]], items: Sequence[T], count: int, shared: Any
+) -> tuple[ProcessPoolExecutor, Iterator[list[R]]]:
+    """A pool of forked workers given every chunk of ``items``; ``shared`` is theirs through
+    the memory they inherit, and this process lets go of it once they are forked."""
     _set_shared(shared)
     # Frozen objects are never scanned by the cyclic collector: the workers then neither
     # spend time walking the inherited heap nor copy its pages by touching it.
     gc.freeze()
     try:
-        for start in range(0, len(items), ROUND_ITEMS):
-            part = items[start : start + ROUND_ITEMS]
-            pool = ProcessPoolExecutor(
-                max_workers=count, mp_context=multiprocessing.get_context("fork")
-            )
-            yield from _collect(pool, fn, _chunks(part, count), start, len(items), progress)
+        pool = ProcessPoolExecutor(
+            max_workers=count, mp_context=multiprocessing.get_context("fork")
+        )
+        # The first task forks every worker (a fork pool starts them all at once).
+        return pool, pool.map(fn, _chunks(items, count))
     finally:
         gc.unfreeze()
         _set_shared(None)
@@ -174,15 +204,22 @@ def _chunks(items: Sequence[T], count: int) -> list[Sequence[T]]:
 
 def _collect(
     pool: ProcessPoolExecutor,
-    fn: Callable[[Sequence[T]], list[R]],
-    chunks: Sequence[Sequence[T]],
+    parts: Iterator[list[R]],
     done: int,
     total: int,
     progress: Callable[[int, int], None] | None,
 ) -> Iterator[list[R]]:
+    """The results of the chunks given to ``pool``, after a start marker (an empty list); the
+    pool ends with the last of them, or with the iterator closed, the chunks not begun
+    dropped."""
     with pool:
-        for part in pool.map(fn, chunks):
-            done += len(part)
-            yield part
-            if progress:
-                progress(done, total)
+        yield []
+        try:
+            for part in parts:
+                done += len(part)
+                yield part
+                if progress:
+                    progress(done, total)
+        except GeneratorExit:
+            pool.shutdown(cancel_futures=True)
+            raise

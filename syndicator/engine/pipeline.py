@@ -26,13 +26,14 @@ from syndicator.catalog import LiveCatalog
 from syndicator.config import Config
 from syndicator.content.items import Item, Problem, reading_settings
 from syndicator.content.sources import Source, locate, roots, walk
-from syndicator.engine.reading import merge, read_sources
+from syndicator.engine.reading import ReadAhead, merge, read_sources
 from syndicator.engine.render import SiteRenderer
 from syndicator.engine.times import FirstSeen, UpdatedTimes, updated_times
 from syndicator.output.writer import WriteReport
 from syndicator.progress import silent
 from syndicator.store import records
-from syndicator.store.records import DocumentRecord, Event, ItemRecord
+from syndicator.store.forms import DocumentRecord
+from syndicator.store.records import Event, ItemRecord
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -156,27 +157,39 @@ class Pipeline:
         return documents
 
     def scan(
-        self, now: datetime, progress: ProgressFn = silent, *, paths: Iterable[str] | None = None
+        self,
+        now: datetime,
+        progress: ProgressFn = silent,
+        *,
+        paths: Iterable[str] | None = None,
+        ahead: ReadAhead | None = None,
     ) -> ScanResult:
         """Compare the folder (or only ``paths``, as reported by the watcher) with the last
-        scan, and carry every change through to the feeds, then the store.
+        scan, and carry every change through to the feeds, then the store. ``ahead``: the
+        folder as read before the store was open, taken if the scan reads all of it.
 
         The output is written before the store, so a scan that fails part-way (a full disk,
         the store unreachable) never leaves the store ahead of the feeds; its memory is then
         forgotten, and the next scan reloads and redoes the difference.
         """
         try:
-            return self._scan(now, progress, paths)
+            return self._scan(now, progress, paths, ahead)
         except BaseException:
             self._forget()
             raise
 
-    def _scan(self, now: datetime, progress: ProgressFn, paths: Iterable[str] | None) -> ScanResult:
+    def _scan(
+        self,
+        now: datetime,
+        progress: ProgressFn,
+        paths: Iterable[str] | None,
+        ahead: ReadAhead | None,
+    ) -> ScanResult:
         first = self._documents is None
         documents = self._load() if self._documents is None else self._documents
         found = self._sources_at(paths, documents) if paths is not None and not first else None
         if found is None:
-            sources = walk(self.config.content.paths)
+            sources = ahead.sources if ahead is not None else walk(self.config.content.paths)
             present = {s.key for s in sources}
             gone = [key for key in documents if key not in present]
         else:
@@ -194,7 +207,9 @@ class Pipeline:
         known = (
             {} if stale else {s.key: documents[s.key].sha256 for s in changed if s.key in documents}
         )
-        reads = read_sources(changed, self.config, known, progress)
+        reads = ahead.take(changed, self.config, known) if ahead is not None else None
+        if reads is None:
+            reads = read_sources(changed, self.config, known, progress)
         before = {
             r.source.key: documents[r.source.key].item for r in reads if r.source.key in documents
         }

@@ -4,16 +4,16 @@ into the document records the store keeps between scans."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from syndicator.config import Config
 from syndicator.content.items import ReadResult, parse_source
-from syndicator.content.sources import Source
-from syndicator.parallel import map_chunks, sent_as_fields, shared
+from syndicator.content.sources import Source, walk
+from syndicator.parallel import each_chunk, map_chunks, sent_as_fields, shared
 from syndicator.progress import silent
-from syndicator.store.records import DocumentRecord, item_version
+from syndicator.store.forms import DocumentRecord, item_version
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -44,6 +44,39 @@ def read_sources(
         shared=(config, known or {}),
         progress=lambda done, total: progress("reading", done, total),
     )
+
+
+class ReadAhead:
+    """Every file of the folder given to the reading workers before the store is open.
+
+    A build into a new store (``store.location.known_new``) reads every file, whatever the
+    store says. Started first, the reading runs beside the imports and store set-up that came
+    before it, with a core idle: a fifth of a cold build of 5,000 documents. The scan takes
+    the reads only for exactly these files and settings, with no hashes known; otherwise
+    they are dropped (``close``) and it reads what it needs."""
+
+    def __init__(self, config: Config, progress: ProgressFn = silent) -> None:
+        self.config = config
+        self.sources = walk(config.content.paths)
+        self._parts: Generator[list[Read], None, None] = each_chunk(
+            _read_chunk,
+            self.sources,
+            shared=(config, {}),
+            progress=lambda done, total: progress("reading", done, total),
+        )
+
+    def take(
+        self, sources: Sequence[Source], config: Config, known: Mapping[str, str]
+    ) -> list[Read] | None:
+        """The reads of ``sources``, if they are those read ahead; None otherwise."""
+        if known or config != self.config or list(sources) != self.sources:
+            self.close()
+            return None
+        return [read for part in self._parts for read in part]
+
+    def close(self) -> None:
+        """Stop the workers, if they are still at work."""
+        self._parts.close()
 
 
 def _read_chunk(sources: Sequence[Source]) -> list[Read]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 
-from syndicator.store.records import DocumentRecord, ItemRecord
+from syndicator.store.forms import DocumentRecord
+from syndicator.store.records import ItemRecord
 
 
 def updated_times(

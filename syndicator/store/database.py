@@ -29,12 +29,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
+from syndicator.store import StoreError
+
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
-
-
-class StoreError(Exception):
-    """The store cannot be opened or is held by another worker."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

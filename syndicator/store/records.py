@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from operator import attrgetter
 from typing import Any, Literal, TypeVar
 
-import orjson
 from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
-from syndicator.content.items import Item, Problem, unshared
+from syndicator.content.items import Problem
+from syndicator.store.forms import DocumentRecord, decode_item, encode_item, version_of
 from syndicator.store.schema import documents, events, items, settings
 
 T = TypeVar("T")
@@ -22,19 +20,6 @@ BASELINE_DONE = "baseline_done"
 LAST_SCAN = "last_scan"
 # The digest of the settings the stored items were read under (``items.reading_settings``).
 READING_SETTINGS = "reading_settings"
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentRecord:
-    key: str
-    size: int
-    mtime_ns: int
-    sha256: str
-    first_seen: datetime
-    item: Item | None
-    problems: tuple[Problem, ...]
-    # ``item_version(item)``, "" without an item.
-    version: str
 
 
 EventType = Literal["item.published", "item.updated", "item.unpublished"]
@@ -90,41 +75,6 @@ class StoredEvent:
         }
 
 
-_ITEM_FIELDS = [field.name for field in fields(Item)]
-_item_values = attrgetter(*_ITEM_FIELDS)
-
-
-def encode_item(item: Item) -> bytes:
-    """The item's stored form: the JSON object of its fields, in order, as orjson writes a
-    dataclass. Its strings are copied first (``unshared``): ``save_documents`` encodes every
-    item in the process that holds them all."""
-    values = (unshared(v) if isinstance(v, str) else v for v in _item_values(item))
-    return orjson.dumps(dict(zip(_ITEM_FIELDS, values, strict=True)))
-
-
-def item_version(item: Item) -> str:
-    """Changes whenever anything a reader sees of the item changes: the digest of its stored
-    form, so an item loaded from the store has its version without being encoded again.
-
-    Computed where the item is made (the reading workers, on every core) or from the stored
-    bytes on load, so the process that holds every item never encodes them all a second time
-    for it."""
-    return _digest(encode_item(item))
-
-
-def _digest(encoded: bytes) -> str:
-    return hashlib.sha256(encoded).hexdigest()
-
-
-def decode_item(data: bytes) -> Item:
-    fields = orjson.loads(data)
-    if fields["date"] is not None:
-        fields["date"] = datetime.fromisoformat(fields["date"])
-    for name in ("categories", "tags"):
-        fields[name] = tuple(fields[name])
-    return Item(**fields)
-
-
 def _encode_problems(problems: Sequence[Problem]) -> str:
     if not problems:
         return "[]"  # what json.dumps gives, for most documents, without its encoder's cost
@@ -148,7 +98,7 @@ def load_documents(connection: Connection) -> dict[str, DocumentRecord]:
             row.first_seen,
             decode_item(row.item) if row.item is not None else None,
             _decode_problems(row.problems),
-            _digest(row.item) if row.item is not None else "",
+            version_of(row.item) if row.item is not None else "",
         )
         for row in rows
     }

@@ -24,7 +24,8 @@ from syndicator.config import Config
 from syndicator.engine.pipeline import ScanResult
 from syndicator.push.deliverer import Deliverer
 from syndicator.push.retention import Pruner
-from syndicator.store.database import ScannerLock, StoreError
+from syndicator.store import StoreError
+from syndicator.store.database import ScannerLock
 from syndicator.vocabulary import Role
 from syndicator.web.app import create_app
 from syndicator.web.server import Server

@@ -45,7 +45,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from syndicator.push.deliverer import take_back
-from syndicator.store.database import ScannerLock, StoreError
+from syndicator.store import StoreError
+from syndicator.store.database import ScannerLock
 from syndicator.vocabulary import Role
 
 log = logging.getLogger("syndicator.worker")

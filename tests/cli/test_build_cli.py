@@ -116,6 +116,33 @@ def test_build_imports_no_http_or_web_stack(tmp_path: Path, content: Path):
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_a_build_into_a_new_store_reads_before_importing_the_database_layer(
+    tmp_path: Path, content: Path
+):
+    """Into a new store every file is read: the reading workers start first and the imports
+    and store set-up run beside them, a fifth of a cold build (issue 13). Into a store that
+    exists, the store says first which files changed."""
+    script = (
+        "import sys; import syndicator.parallel as p; p.INLINE_BELOW = 1; "
+        "p.workers = lambda: 2; seen = []; fork = p._forked\n"
+        "def spy(*args):\n    seen.append('sqlalchemy' in sys.modules); return fork(*args)\n"
+        "p._forked = spy; from syndicator.cli import main; code = main(sys.argv[1:]); "
+        "print(seen[0]); sys.exit(code)"
+    )
+    args = ["build", "--content", str(content), "--output", str(tmp_path / "out")]
+    args += ["--base-url", BASE_URL]  # the default store, var/syndicator.db, not there yet
+    for imported in ("False", "True"):
+        result = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == imported
+
+
 # Rebuilding ----------------------------------------------------------------------------------
 
 

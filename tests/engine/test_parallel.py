@@ -214,3 +214,37 @@ def test_items_that_cost_more_go_to_the_workers_sooner(tmp_path, monkeypatch):
     # Reading (450 documents) and the pages for people; the 11 documents of each format's
     # feeds, and the 33 entries at most that they hold, stay inline.
     assert forks == ["fork", "fork"]
+
+
+def test_a_read_ahead_is_taken_only_for_the_files_and_settings_it_read(tmp_path, monkeypatch):
+    """``build`` into a new store hands the folder to the reading workers before the store is
+    open (``ReadAhead``). The scan takes those reads only if it reads exactly those files under
+    the same settings, knowing no hash; otherwise the workers are stopped and it reads itself,
+    so a read-ahead can never give a scan reads it did not ask for."""
+    from syndicator.content.sources import walk
+    from syndicator.engine.reading import ReadAhead, read_sources
+
+    content = tmp_path / "_posts"
+    _site(content)
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    config = paged_config(content, tmp_path / "out", "sqlite://")
+    other = with_overrides(config, feeds={"full_content": False})
+    sources = walk(config.content.paths)
+    forks: list[str] = []
+    monkeypatch.setattr(parallel, "_collect", _counting(parallel._collect, forks))
+    _only_this_thread()
+
+    ahead = ReadAhead(config)
+    assert forks == ["fork"]  # at work before anything is asked of it
+    assert ahead.take(sources, config, {}) == read_sources(sources, config)
+    for refused in (
+        (sources[:-1], config, {}),
+        (sources, other, {}),
+        (sources, config, {sources[0].key: "0" * 64}),
+    ):
+        ahead = ReadAhead(config)
+        assert ahead.take(*refused) is None
+        assert multiprocessing.active_children() == []  # its workers were stopped
+    ahead = ReadAhead(config)
+    ahead.close()
+    assert multiprocessing.active_children() == []

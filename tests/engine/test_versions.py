@@ -7,7 +7,7 @@ from those the first scanner recorded, every item would be announced as updated.
 from __future__ import annotations
 
 from syndicator.announce.announcer import announcing_pipeline
-from syndicator.store import records
+from syndicator.store import forms, records
 from syndicator.store.database import open_engine
 
 from .conftest import at, document, make_config
@@ -29,7 +29,7 @@ def test_loaded_versions_are_those_recorded_when_read(tmp_path, store_url):
 
     assert stored.keys() == {"_posts/a.md", "_posts/b.md"}
     for key, record in loaded.items():
-        expected = records.item_version(record.item) if record.item else ""
+        expected = forms.item_version(record.item) if record.item else ""
         assert record.version == expected == stored.get(key, ""), key
 
     # A scanner started again finds nothing changed.
@@ -57,4 +57,4 @@ def test_storing_an_item_leaves_its_strings_as_they_were(tmp_path, store_url):
 
     for text in (item.title, item.summary_html, item.content_html):
         assert sys.getsizeof(text) == sys.getsizeof("".join((text, ""))), text
-    assert records.encode_item(item) == orjson.dumps(item)
+    assert forms.encode_item(item) == orjson.dumps(item)
