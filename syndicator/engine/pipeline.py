@@ -168,7 +168,7 @@ class Pipeline:
         scan, and carry every change through to the feeds, then the store. ``ahead``: the
         folder as read before the store was open, taken if the scan reads all of it.
 
-        The output is written before the store, so a scan that fails part-way (a full disk,
+        The output is written before the store commits, so a scan that fails part-way (a full disk,
         the store unreachable) never leaves the store ahead of the feeds; its memory is then
         forgotten, and the next scan reloads and redoes the difference.
         """
@@ -244,15 +244,19 @@ class Pipeline:
             else (delta.keys | items.keys())
         )
         step = Step(self.catalog, keys, self._prior, self._versions, self._baseline_done)
-        report = self.renderer.render(self.catalog, delta, progress) if self.renderer else None
+        rendering = self.renderer.start(self.catalog, delta, progress) if self.renderer else None
         announced = Announced()
         distributions = 0
         if self.store is not None and self.announcer is not None:
-            announced = self._record(self.store, self.announcer, updates, removed, step, now)
+            announced, report = self._record(
+                self.store, self.announcer, updates, removed, step, now, rendering
+            )
             self._baseline_done = True
             self._read_with = self.reading
             self._prior.update((record.key, record) for record in announced.saved)
             distributions = self.announcer.after_output(now)
+        else:
+            report = rendering() if rendering else WriteReport()
         problems = [p for rec in documents.values() for p in rec.problems] + self.catalog.problems
         new_problems = problems
         if not first:
@@ -263,7 +267,7 @@ class Pipeline:
         return ScanResult(
             self.catalog,
             problems,
-            report or WriteReport(),
+            report,
             documents=len(documents),
             parsed=sum(1 for r in reads if r.result is not None),
             events=announced.events,
@@ -280,8 +284,10 @@ class Pipeline:
         removed: Sequence[str],
         step: Step,
         now: datetime,
-    ) -> Announced:
-        """The documents and whatever the announcer records, in one transaction."""
+        rendering: Callable[[], WriteReport] | None,
+    ) -> tuple[Announced, WriteReport]:
+        """The documents and whatever the announcer records, in one transaction, written while
+        the output is still being written (``rendering``, waited for before the commit)."""
         with store.begin() as connection:
             records.save_documents(connection, updates, removed)
             announced = announcer.record(connection, step, now)
@@ -290,7 +296,8 @@ class Pipeline:
             records.set_setting(connection, records.LAST_SCAN, now.isoformat())
             if self._read_with != self.reading:
                 records.set_setting(connection, records.READING_SETTINGS, self.reading)
-        return announced
+            report = rendering() if rendering else WriteReport()
+        return announced, report
 
     def _sources_at(
         self, paths: Iterable[str], documents: Mapping[str, DocumentRecord]

@@ -90,9 +90,14 @@ class SiteRenderer:
         self._fragments = {f: Fragments(spill_to=output) for f in self.formats}
         self._archives: dict[str, int] | None = None
 
-    def render(
+    def start(
         self, catalog: LiveCatalog, delta: Delta, progress: ProgressFn = silent
-    ) -> WriteReport:
+    ) -> Callable[[], WriteReport]:
+        """Render every page the ``Delta`` names, returning once the pages for people, the last
+        stage, are with the workers: the call returned waits for them and gives the report.
+        Meanwhile the engine writes the scan's rows in the store, and it commits them only
+        after that call, so the store is never ahead of the output. Until then this process
+        runs the pool's threads: a stage started meanwhile could not fork its workers."""
         self.writer.begin()
         first = self._archives is None
         archives = self._archives if self._archives is not None else {}
@@ -104,7 +109,7 @@ class SiteRenderer:
         current = self._current_keys(catalog) if self.keep_cache else set()
         for fmt in self.formats:
             self._render_format(pages, fmt, current, progress)
-        self.writer.write_rendered(
+        pages_written = self.writer.start_rendered(
             self.pages.feed_page_jobs(pages, catalog),
             self.pages.render_feed_page,
             weight=FEED_PAGE_WEIGHT,
@@ -134,7 +139,12 @@ class SiteRenderer:
                 self.writer.write(relative, data)
             self.writer.prune(self._all_paths(catalog, archives))
         self._archives = archives
-        return self.writer.finish()
+
+        def finish() -> WriteReport:
+            pages_written()
+            return self.writer.finish()
+
+        return finish
 
     def _plan(
         self, catalog: LiveCatalog, delta: Delta, archives: Mapping[str, int], first: bool

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from syndicator.parallel import map_chunks, shared
+from syndicator.parallel import each_chunk, shared
 
 MANIFEST = ".syndicator-manifest"
 WRITERS = 4
@@ -95,19 +95,36 @@ class OutputWriter:
         one interpreter, and no rendered file travels back to this process. Workers receive
         job numbers and read the jobs from memory inherited at the fork: pickling pages would
         copy every entry they hold. ``weight``: what rendering a file costs (``map_chunks``)."""
+        self.start_rendered(jobs, render, progress, weight=weight)()
+
+    def start_rendered(
+        self,
+        jobs: Sequence[tuple[str, J]],
+        render: Callable[[J], bytes],
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        weight: int = 1,
+    ) -> Callable[[], None]:
+        """``write_rendered`` with the workers started and not waited for: this process can
+        do other work meanwhile. The call returned waits for them and reports the files."""
         self._manifest.update(relative for relative, _ in jobs)
-        done = map_chunks(
+        parts = each_chunk(
             _render_and_write,
             range(len(jobs)),
             shared=(self.root, jobs, render),
             progress=progress,
             weight=weight,
         )
-        for (relative, _), written in zip(jobs, done, strict=True):
-            if written:
-                self.report.written.append(relative)
-            else:
-                self.report.unchanged += 1
+
+        def finish() -> None:
+            done = [written for part in parts for written in part]
+            for (relative, _), written in zip(jobs, done, strict=True):
+                if written:
+                    self.report.written.append(relative)
+                else:
+                    self.report.unchanged += 1
+
+        return finish
 
     def remove(self, relative: str) -> None:
         if relative not in self._manifest:

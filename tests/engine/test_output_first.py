@@ -1,0 +1,48 @@
+"""The store is never ahead of the output: a scan's rows are written while the pages for
+people are still being rendered, and committed only once every file is written. A page that
+cannot be written (a full disk) leaves the store as it was, so the next scan redoes it all."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from syndicator import parallel
+from syndicator.announce.announcer import announcing_pipeline
+from syndicator.pages import PageRenderer
+from syndicator.store import records
+from syndicator.store.database import open_engine
+
+from .conftest import at, document, make_config
+
+
+def _no_space(_renderer: PageRenderer, _job: object) -> bytes:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("forked", [False, True])
+def test_a_scan_is_committed_only_once_its_pages_are_written(
+    tmp_path, content, monkeypatch, forked
+):
+    for n in range(3):
+        (content / f"d{n}.md").write_text(document(f"D{n}", extra=f"tags: [t{n}]\n"))
+    if forked:  # the pages for people in worker processes, as on a large site
+        monkeypatch.setattr(parallel, "workers", lambda: 2)
+        monkeypatch.setattr(parallel, "INLINE_BELOW", 1)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    config = make_config(content, tmp_path / "out", url)
+    engine = open_engine(url)
+    with monkeypatch.context() as full:
+        full.setattr(PageRenderer, "render_feed_page", _no_space)
+        with pytest.raises(OSError, match="No space left"):
+            announcing_pipeline(config, engine).scan(at(0))
+    with engine.connect() as connection:
+        assert records.load_documents(connection) == {}
+        assert records.load_items(connection) == {}
+
+    result = announcing_pipeline(config, engine).scan(at(1))
+    with engine.connect() as connection:
+        assert len(records.load_documents(connection)) == 3
+    assert "tags/t0/index.html" in result.report.written
+    engine.dispose()
