@@ -109,7 +109,7 @@ class SiteRenderer:
         current = self._current_keys(catalog) if self.keep_cache else set()
         for fmt in self.formats:
             self._render_format(pages, fmt, current, progress)
-        pages_written = self.writer.start_rendered(
+        pages_written = self.writer.write_rendered(
             self.pages.feed_page_jobs(pages, catalog),
             self.pages.render_feed_page,
             weight=FEED_PAGE_WEIGHT,
@@ -195,11 +195,12 @@ class SiteRenderer:
         cache = self._fragments[fmt]
         needed = {e.item.key: e for page in pages for e in page.entries if e.item.key not in cache}
         render_fragments(list(needed.values()), fmt, self.site, cache, progress)
-        self.writer.write_rendered(
+        written = self.writer.write_rendered(
             [(page.path(fmt), page) for page in pages],
             partial(_page_document, fmt=fmt, fragments=cache, site=self.site),
             lambda done, total: progress(f"writing {fmt}", done, total),
         )
+        written()
         cache.keep(keep, RECENT if self.keep_cache else 0)
 
     def _current_keys(self, catalog: LiveCatalog) -> set[str]:

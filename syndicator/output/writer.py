@@ -88,25 +88,16 @@ class OutputWriter:
         progress: Callable[[int, int], None] | None = None,
         *,
         weight: int = 1,
-    ) -> None:
+    ) -> Callable[[], None]:
         """Render and write many files on every core: ``jobs`` pairs each file's path with
         what ``render`` turns into its bytes. Each worker renders its share and writes those
         files itself, so neither the rendering nor the kernel's work of creating files waits on
         one interpreter, and no rendered file travels back to this process. Workers receive
         job numbers and read the jobs from memory inherited at the fork: pickling pages would
-        copy every entry they hold. ``weight``: what rendering a file costs (``map_chunks``)."""
-        self.start_rendered(jobs, render, progress, weight=weight)()
+        copy every entry they hold. ``weight``: what rendering a file costs (``map_chunks``).
 
-    def start_rendered(
-        self,
-        jobs: Sequence[tuple[str, J]],
-        render: Callable[[J], bytes],
-        progress: Callable[[int, int], None] | None = None,
-        *,
-        weight: int = 1,
-    ) -> Callable[[], None]:
-        """``write_rendered`` with the workers started and not waited for: this process can
-        do other work meanwhile. The call returned waits for them and reports the files."""
+        Returns once the workers are started: this process can do other work meanwhile. The
+        call returned waits for them and reports the files."""
         self._manifest.update(relative for relative, _ in jobs)
         parts = each_chunk(
             _render_and_write,
