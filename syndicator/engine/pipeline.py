@@ -244,7 +244,10 @@ class Pipeline:
             else (delta.keys | items.keys())
         )
         step = Step(self.catalog, keys, self._prior, self._versions, self._baseline_done)
-        rendering = self.renderer.start(self.catalog, delta, progress) if self.renderer else None
+        # Waits for the output and reports it; an empty report where nothing renders (check).
+        rendering: Callable[[], WriteReport] = (
+            self.renderer.start(self.catalog, delta, progress) if self.renderer else WriteReport
+        )
         announced = Announced()
         distributions = 0
         if self.store is not None and self.announcer is not None:
@@ -256,7 +259,7 @@ class Pipeline:
             self._prior.update((record.key, record) for record in announced.saved)
             distributions = self.announcer.after_output(now)
         else:
-            report = rendering() if rendering else WriteReport()
+            report = rendering()
         problems = [p for rec in documents.values() for p in rec.problems] + self.catalog.problems
         new_problems = problems
         if not first:
@@ -284,7 +287,7 @@ class Pipeline:
         removed: Sequence[str],
         step: Step,
         now: datetime,
-        rendering: Callable[[], WriteReport] | None,
+        rendering: Callable[[], WriteReport],
     ) -> tuple[Announced, WriteReport]:
         """The documents and whatever the announcer records, in one transaction, written while
         the output is still being written (``rendering``, waited for before the commit)."""
@@ -296,7 +299,7 @@ class Pipeline:
             records.set_setting(connection, records.LAST_SCAN, now.isoformat())
             if self._read_with != self.reading:
                 records.set_setting(connection, records.READING_SETTINGS, self.reading)
-            report = rendering() if rendering else WriteReport()
+            report = rendering()
         return announced, report
 
     def _sources_at(
