@@ -183,12 +183,13 @@ def _cmd_build(args: argparse.Namespace, config: Config) -> int:
     now = parse_now(args.now, config)
     progress = Progress()
     # Into a new store every file is read: the workers start before the imports below.
-    ahead = ReadAhead(config, progress) if known_new(config.store.url) else None
+    new = known_new(config.store.url)
+    ahead = ReadAhead(config, progress) if new else None
     try:
         from syndicator.announce.announcer import announcing_pipeline
         from syndicator.store.database import ScannerLock, open_engine
 
-        engine = open_engine(config.store.url)
+        engine = open_engine(config.store.url, filling=new)
         lock = ScannerLock(engine)
         if not lock.try_acquire():
             raise StoreError(

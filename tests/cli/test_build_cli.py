@@ -7,8 +7,10 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
@@ -141,6 +143,24 @@ def test_a_build_into_a_new_store_reads_before_importing_the_database_layer(
         )
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip().splitlines()[-1] == imported
+
+
+def test_a_build_into_a_new_store_fills_it_without_a_write_ahead_log(
+    tmp_path: Path, content: Path, run_cli
+):
+    """A new store is filled in one transaction by the build alone: a rollback journal
+    writes each page once where WAL writes it twice (issue 13). The next command to open it
+    turns WAL back on, which a worker's readers beside its writer need."""
+
+    def journal(store: Path) -> str:
+        with closing(sqlite3.connect(store)) as connection:
+            return connection.execute("PRAGMA journal_mode").fetchone()[0]
+
+    store = tmp_path / "var" / "syndicator.db"
+    for expected in ("delete", "wal"):
+        result = build(run_cli, tmp_path, content)
+        assert result.code == 0, result.stderr
+        assert journal(store) == expected
 
 
 # Rebuilding ----------------------------------------------------------------------------------
