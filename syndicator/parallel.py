@@ -29,7 +29,9 @@ import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import forkserver
-from typing import Any, TypeVar
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any, Generic, TypeVar
 
 C = TypeVar("C", bound=type)
 
@@ -194,6 +196,115 @@ def _forked(
     finally:
         gc.unfreeze()
         _set_shared(None)
+
+
+class Beside(Generic[R]):
+    """Work in two steps, the second only once this process says so, run in a forked child
+    while this process does other work (on the other core), or here when that does not pay.
+
+    ``steps`` is a generator: its code up to its one ``yield`` is the first step, the rest is
+    the second, and what it returns is the result. ``commit`` runs the second step and gives
+    the result, ``abandon`` closes the generator at its ``yield`` instead (a ``with`` around it
+    exits with ``GeneratorExit``). The child is forked at once, and only for work of ``size``
+    items between ``INLINE_BELOW`` and ``ROUND_ITEMS`` (a child touching more would copy
+    the inherited heap's pages, as a round's workers do) in a process with no other thread
+    (``forbid_fork_after_threads``); ``after_fork`` runs first in the child. Here, the first
+    step runs at ``begin``, where the caller has the other core busy.
+    """
+
+    def __init__(
+        self,
+        steps: Generator[None, None, R],
+        *,
+        size: int,
+        after_fork: Callable[[], None],
+    ) -> None:
+        self._steps = steps
+        self._child: BaseProcess | None = None
+        if not INLINE_BELOW <= size < ROUND_ITEMS or workers() < 2 or threading.active_count() > 1:
+            return
+        self._pipe, theirs = multiprocessing.Pipe()
+        context = multiprocessing.get_context("fork")
+        self._child = context.Process(
+            target=_beside_child, args=(steps, after_fork, theirs), name="beside", daemon=True
+        )
+        gc.freeze()  # as for the workers (``_forked``): the child never walks this heap
+        try:
+            self._child.start()
+        finally:
+            gc.unfreeze()
+        theirs.close()
+
+    def begin(self) -> None:
+        """Run the first step here, unless a child runs it already."""
+        if self._child is None:
+            next(self._steps)
+
+    def commit(self) -> R:
+        """The second step, then the result (raising what either step raised)."""
+        if self._child is None:
+            return _second_step(self._steps)
+        result: R = self._outcome(True)
+        return result
+
+    def abandon(self) -> None:
+        """Close the work at its ``yield``; what it raises then is raised here."""
+        if self._child is None:
+            self._steps.close()
+        else:
+            self._outcome(False)
+
+    def _outcome(self, go: bool) -> Any:
+        assert self._child is not None
+        try:
+            self._pipe.send(go)
+            failed, value = self._pipe.recv()
+        except (EOFError, BrokenPipeError) as exc:
+            raise ChildProcessError(
+                f"the process writing beside this one ended with {self._child.exitcode}"
+            ) from exc
+        finally:
+            self._pipe.close()
+            self._child.join()
+        if failed:
+            raise value
+        return value
+
+
+def _second_step(steps: Generator[None, None, R]) -> R:
+    try:
+        next(steps)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    raise RuntimeError("Beside: the steps yield more than once")
+
+
+def _beside_child(
+    steps: Generator[None, None, Any], after_fork: Callable[[], None], pipe: Connection
+) -> None:
+    """In the child: the first step, then the second or a close as the parent says; the
+    outcome goes back as (failed, result or exception)."""
+    outcome: tuple[bool, Any]
+    try:
+        after_fork()
+        next(steps)
+    except BaseException as exc:  # reported once the parent asks, as a step's error
+        outcome = (True, exc)
+        pipe.recv()
+    else:
+        try:
+            if pipe.recv():
+                outcome = (False, _second_step(steps))
+            else:
+                steps.close()
+                outcome = (False, None)
+        except BaseException as exc:
+            outcome = (True, exc)
+    try:
+        pipe.send(outcome)
+    except Exception:  # an exception that cannot be pickled: its type and message, at least
+        error = outcome[1]
+        pipe.send((True, RuntimeError(f"{type(error).__name__}: {error}")))
 
 
 def _chunks(items: Sequence[T], count: int) -> list[Sequence[T]]:

@@ -13,7 +13,7 @@ scan's transaction; the pipeline never imports them (docs/architecture.md).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine
 
-from syndicator.catalog import LiveCatalog
+from syndicator.catalog import Delta, LiveCatalog
 from syndicator.config import Config
 from syndicator.content.items import Item, Problem, reading_settings
 from syndicator.content.sources import Source, locate, roots, walk
@@ -30,6 +30,7 @@ from syndicator.engine.reading import ReadAhead, merge, read_sources
 from syndicator.engine.render import SiteRenderer
 from syndicator.engine.times import FirstSeen, UpdatedTimes, updated_times
 from syndicator.output.writer import WriteReport
+from syndicator.parallel import Beside
 from syndicator.progress import silent
 from syndicator.store import records
 from syndicator.store.forms import DocumentRecord
@@ -244,22 +245,18 @@ class Pipeline:
             else (delta.keys | items.keys())
         )
         step = Step(self.catalog, keys, self._prior, self._versions, self._baseline_done)
-        # Waits for the output and reports it; an empty report where nothing renders (check).
-        rendering: Callable[[], WriteReport] = (
-            self.renderer.start(self.catalog, delta, progress) if self.renderer else WriteReport
-        )
         announced = Announced()
         distributions = 0
         if self.store is not None and self.announcer is not None:
             announced, report = self._record(
-                self.store, self.announcer, updates, removed, step, now, rendering
+                self.store, self.announcer, updates, removed, step, now, delta, progress
             )
             self._baseline_done = True
             self._read_with = self.reading
             self._prior.update((record.key, record) for record in announced.saved)
             distributions = self.announcer.after_output(now)
         else:
-            report = rendering()
+            report = self._rendering(delta, progress)()
         problems = [p for rec in documents.values() for p in rec.problems] + self.catalog.problems
         new_problems = problems
         if not first:
@@ -279,6 +276,13 @@ class Pipeline:
             new_problems=new_problems,
         )
 
+    def _rendering(self, delta: Delta, progress: ProgressFn) -> Callable[[], WriteReport]:
+        """Starts the output; the call returned waits for it and reports it (an empty report
+        where nothing renders: ``check``)."""
+        if self.renderer is None:
+            return WriteReport
+        return self.renderer.start(self.catalog, delta, progress)
+
     def _record(
         self,
         store: Engine,
@@ -287,10 +291,42 @@ class Pipeline:
         removed: Sequence[str],
         step: Step,
         now: datetime,
-        rendering: Callable[[], WriteReport],
+        delta: Delta,
+        progress: ProgressFn,
     ) -> tuple[Announced, WriteReport]:
-        """The documents and whatever the announcer records, in one transaction, written while
-        the output is still being written (``rendering``, waited for before the commit)."""
+        """The output and the scan's rows, written side by side; the rows are committed once
+        the output is written, so the store is never ahead of the feeds.
+
+        A scan of many items writes its rows in a child process forked before the output
+        starts (``parallel.Beside``): they were a serial quarter of a cold build's time
+        after reading, most of it with the other core idle. Otherwise they are written here
+        while the workers render the pages for people, the output's last stage."""
+        writes = Beside(
+            self._writes(store, announcer, updates, removed, step, now),
+            size=len(step.keys),
+            # A child never uses the parent's connections, which the parent goes on using.
+            after_fork=lambda: store.dispose(close=False),
+        )
+        try:
+            rendering = self._rendering(delta, progress)
+            writes.begin()
+            report = rendering()
+        except BaseException:
+            writes.abandon()
+            raise
+        return writes.commit(), report
+
+    def _writes(
+        self,
+        store: Engine,
+        announcer: Announcer,
+        updates: Sequence[DocumentRecord],
+        removed: Sequence[str],
+        step: Step,
+        now: datetime,
+    ) -> Generator[None, None, Announced]:
+        """The documents and whatever the announcer records, in one transaction, committed
+        after the ``yield`` (``Beside``)."""
         with store.begin() as connection:
             records.save_documents(connection, updates, removed)
             announced = announcer.record(connection, step, now)
@@ -299,8 +335,8 @@ class Pipeline:
             records.set_setting(connection, records.LAST_SCAN, now.isoformat())
             if self._read_with != self.reading:
                 records.set_setting(connection, records.READING_SETTINGS, self.reading)
-            report = rendering()
-        return announced, report
+            yield
+        return announced
 
     def _sources_at(
         self, paths: Iterable[str], documents: Mapping[str, DocumentRecord]

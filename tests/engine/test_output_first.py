@@ -1,10 +1,12 @@
-"""The store is never ahead of the output: a scan's rows are written while the pages for
-people are still being rendered, and committed only once every file is written. A page that
+"""The store is never ahead of the output: a scan's rows are written while the output is
+still being written (by a child process, for many items), and committed only once every file
+is written. A page that
 cannot be written (a full disk) leaves the store as it was, so the next scan redoes it all."""
 
 from __future__ import annotations
 
 import errno
+import os
 
 import pytest
 
@@ -41,9 +43,18 @@ def test_a_scan_is_committed_only_once_its_pages_are_written(
         assert records.load_documents(connection) == {}
         assert records.load_items(connection) == {}
 
+    writer = tmp_path / "writer"
+    save = records.save_documents
+    monkeypatch.setattr(
+        records,
+        "save_documents",
+        lambda *args: writer.write_text(str(os.getpid())) and save(*args),
+    )
     result = announcing_pipeline(config, engine).scan(at(1))
     with engine.connect() as connection:
         assert len(records.load_documents(connection)) == 3
+    # Forked: the rows were written by a child beside the output (``parallel.Beside``).
+    assert (writer.read_text() != str(os.getpid())) == forked
     assert "tags/t0/index.html" in result.report.written
     engine.dispose()
 

@@ -10,8 +10,10 @@ pickled) while another thread runs, as in ``syndicator run``: both ways are buil
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -248,3 +250,75 @@ def test_a_read_ahead_is_taken_only_for_the_files_and_settings_it_read(tmp_path,
     ahead = ReadAhead(config)
     ahead.close()
     assert multiprocessing.active_children() == []
+
+
+def _steps(folder: Path, fail: str = "") -> Generator[None, None, int]:
+    """Two steps that leave a file each, and one when closed at the ``yield``."""
+    if fail == "first":
+        raise ValueError("the first step failed")
+    (folder / "first").write_text(str(os.getpid()))
+    try:
+        yield
+    except GeneratorExit:
+        (folder / "closed").write_text(str(os.getpid()))
+        raise
+    if fail == "second":
+        raise ValueError("the second step failed")
+    (folder / "second").write_text(str(os.getpid()))
+    return os.getpid()
+
+
+def _beside(folder: Path, fail: str = "", size: int = parallel.INLINE_BELOW):
+    work = parallel.Beside(
+        _steps(folder, fail),
+        size=size,
+        after_fork=lambda: (folder / "after_fork").write_text(str(os.getpid())),
+    )
+    work.begin()
+    return work
+
+
+def test_work_beside_runs_in_a_child_until_this_process_says_go(tmp_path, monkeypatch):
+    """``Beside``: a scan's rows are written by a child while this process writes the output;
+    they are committed only once it says so, and closed otherwise (the store then rolls back)."""
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    _only_this_thread()
+    work = _beside(tmp_path)
+    deadline = time.monotonic() + 60  # a hang guard; the wait is for the file
+    while not (tmp_path / "first").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    child = int((tmp_path / "first").read_text())
+    assert child != os.getpid()
+    assert not (tmp_path / "second").exists()
+    assert work.commit() == child
+    assert int((tmp_path / "second").read_text()) == child
+    assert int((tmp_path / "after_fork").read_text()) == child  # before the first step
+
+    for where in ("first", "second", "closed"):
+        (tmp_path / where).unlink(missing_ok=True)
+    _beside(tmp_path).abandon()
+    assert (tmp_path / "closed").read_text() == (tmp_path / "first").read_text() != str(os.getpid())
+    assert not (tmp_path / "second").exists()
+    for fail in ("first", "second"):
+        with pytest.raises(ValueError, match=f"the {fail} step failed"):
+            _beside(tmp_path, fail).commit()
+
+
+def test_small_work_beside_runs_here(tmp_path, monkeypatch):
+    """Below ``INLINE_BELOW`` items, or with another thread running, no child is forked: the
+    first step runs at ``begin``, in this process."""
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    _only_this_thread()
+    work = _beside(tmp_path, size=parallel.INLINE_BELOW - 1)
+    assert (tmp_path / "first").read_text() == str(os.getpid())
+    assert work.commit() == os.getpid()
+    assert not (tmp_path / "after_fork").exists()
+    release = threading.Event()
+    running = threading.Thread(target=release.wait)
+    running.start()
+    try:
+        assert _beside(tmp_path).commit() == os.getpid()
+    finally:
+        release.set()
+        running.join()
