@@ -25,16 +25,15 @@ def _no_space(_renderer: PageRenderer, _job: object) -> bytes:
 
 @pytest.mark.parametrize("forked", [False, True])
 def test_a_scan_is_committed_only_once_its_pages_are_written(
-    tmp_path, content, monkeypatch, forked
+    tmp_path, content, monkeypatch, forked, store_url
 ):
     for n in range(3):
         (content / f"d{n}.md").write_text(document(f"D{n}", extra=f"tags: [t{n}]\n"))
     if forked:  # the pages for people in worker processes, as on a large site
         monkeypatch.setattr(parallel, "workers", lambda: 2)
         monkeypatch.setattr(parallel, "INLINE_BELOW", 1)
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    config = make_config(content, tmp_path / "out", url)
-    engine = open_engine(url)
+    config = make_config(content, tmp_path / "out", store_url)
+    engine = open_engine(store_url)
     with monkeypatch.context() as full:
         full.setattr(PageRenderer, "render_feed_page", _no_space)
         with pytest.raises(OSError, match="No space left"):
