@@ -248,9 +248,8 @@ class Pipeline:
         announced = Announced()
         distributions = 0
         if self.store is not None and self.announcer is not None:
-            announced, report = self._record(
-                self.store, self.announcer, updates, removed, step, now, delta, progress
-            )
+            writes = self._writes(self.store, self.announcer, updates, removed, step, now)
+            announced, report = self._record(self.store, writes, len(step.keys), delta, progress)
             self._baseline_done = True
             self._read_with = self.reading
             self._prior.update((record.key, record) for record in announced.saved)
@@ -286,35 +285,33 @@ class Pipeline:
     def _record(
         self,
         store: Engine,
-        announcer: Announcer,
-        updates: Sequence[DocumentRecord],
-        removed: Sequence[str],
-        step: Step,
-        now: datetime,
+        writes: Generator[None, None, Announced],
+        size: int,
         delta: Delta,
         progress: ProgressFn,
     ) -> tuple[Announced, WriteReport]:
-        """The output and the scan's rows, written side by side; the rows are committed once
-        the output is written, so the store is never ahead of the feeds.
+        """The output and the scan's rows (``writes``, for ``size`` items), written side by
+        side; the rows are committed once the output is written, so the store is never ahead
+        of the feeds.
 
         A scan of many items writes its rows in a child process forked before the output
         starts (``parallel.Beside``): they were a serial quarter of a cold build's time
         after reading, most of it with the other core idle. Otherwise they are written here
         while the workers render the pages for people, the output's last stage."""
-        writes = Beside(
-            self._writes(store, announcer, updates, removed, step, now),
-            size=len(step.keys),
+        beside = Beside(
+            writes,
+            size=size,
             # A child never uses the parent's connections, which the parent goes on using.
             after_fork=lambda: store.dispose(close=False),
         )
         try:
             rendering = self._rendering(delta, progress)
-            writes.begin()
+            beside.begin()
             report = rendering()
         except BaseException:
-            writes.abandon()
+            beside.abandon()
             raise
-        return writes.commit(), report
+        return beside.commit(), report
 
     def _writes(
         self,
