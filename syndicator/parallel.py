@@ -28,6 +28,7 @@ import sys
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -184,18 +185,27 @@ def _forked(
     """A pool of forked workers given every chunk of ``items``; ``shared`` is theirs through
     the memory they inherit, and this process lets go of it once they are forked."""
     _set_shared(shared)
-    # Frozen objects are never scanned by the cyclic collector: the workers then neither
-    # spend time walking the inherited heap nor copy its pages by touching it.
+    try:
+        with _heap_frozen():
+            pool = ProcessPoolExecutor(
+                max_workers=count, mp_context=multiprocessing.get_context("fork")
+            )
+            # The first task forks every worker (a fork pool starts them all at once).
+            return pool, pool.map(fn, _chunks(items, count))
+    finally:
+        _set_shared(None)
+
+
+@contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """For forking children: frozen objects are never scanned by the cyclic collector, so
+    the children neither spend time walking the inherited heap nor copy its pages by
+    touching it."""
     gc.freeze()
     try:
-        pool = ProcessPoolExecutor(
-            max_workers=count, mp_context=multiprocessing.get_context("fork")
-        )
-        # The first task forks every worker (a fork pool starts them all at once).
-        return pool, pool.map(fn, _chunks(items, count))
+        yield
     finally:
         gc.unfreeze()
-        _set_shared(None)
 
 
 class Beside(Generic[R]):
@@ -228,11 +238,8 @@ class Beside(Generic[R]):
         self._child = context.Process(
             target=_beside_child, args=(steps, after_fork, theirs), name="beside", daemon=True
         )
-        gc.freeze()  # as for the workers (``_forked``): the child never walks this heap
-        try:
+        with _heap_frozen():
             self._child.start()
-        finally:
-            gc.unfreeze()
         theirs.close()
 
     def begin(self) -> None:
