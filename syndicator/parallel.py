@@ -255,7 +255,8 @@ class Beside(Generic[R]):
         return result
 
     def abandon(self) -> None:
-        """Close the work at its ``yield``; what it raises then is raised here."""
+        """Close the work at its ``yield``; what closing raises is raised here (not what the
+        first step raised: the caller abandons because of an error of its own)."""
         if self._child is None:
             self._steps.close()
         else:
@@ -295,9 +296,10 @@ def _beside_child(
     try:
         after_fork()
         next(steps)
-    except BaseException as exc:  # reported once the parent asks, as a step's error
-        outcome = (True, exc)
-        pipe.recv()
+    except BaseException as exc:  # reported if the parent goes on, as a step's error;
+        # abandoned, the work ends as a generator that raised ends when closed: quietly,
+        # so the parent raises its own error, as it does with the work run inline
+        outcome = (True, exc) if pipe.recv() else (False, None)
     else:
         try:
             if pipe.recv():

@@ -303,6 +303,8 @@ def test_work_beside_runs_in_a_child_until_this_process_says_go(tmp_path, monkey
     for fail in ("first", "second"):
         with pytest.raises(ValueError, match=f"the {fail} step failed"):
             _beside(tmp_path, fail).commit()
+    # Abandoned, a failed first step is not raised: the caller has its own error to raise.
+    _beside(tmp_path, "first").abandon()
 
 
 def test_small_work_beside_runs_here(tmp_path, monkeypatch):
@@ -314,6 +316,8 @@ def test_small_work_beside_runs_here(tmp_path, monkeypatch):
     assert (tmp_path / "first").read_text() == str(os.getpid())
     assert work.commit() == os.getpid()
     assert not (tmp_path / "after_fork").exists()
+    with pytest.raises(ValueError, match="the first step failed"):
+        _beside(tmp_path, "first", size=parallel.INLINE_BELOW - 1)
     release = threading.Event()
     running = threading.Thread(target=release.wait)
     running.start()
