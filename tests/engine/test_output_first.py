@@ -1,7 +1,7 @@
 """The store is never ahead of the output: a scan's rows are written while the output is
 still being written (by a child process, for many items), and committed only once every file
-is written. A page that
-cannot be written (a full disk) leaves the store as it was, so the next scan redoes it all."""
+is written. A page that cannot be written (a full disk) leaves the store as it was, so the
+next scan redoes it all."""
 
 from __future__ import annotations
 
