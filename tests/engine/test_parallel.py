@@ -252,19 +252,26 @@ def test_a_read_ahead_is_taken_only_for_the_files_and_settings_it_read(tmp_path,
     assert multiprocessing.active_children() == []
 
 
+def _mark(folder: Path, name: str) -> None:
+    """``folder/name`` holding this process's id, whole once it exists (this test process may
+    be waiting for it)."""
+    (folder / f".{name}").write_text(str(os.getpid()))
+    os.replace(folder / f".{name}", folder / name)
+
+
 def _steps(folder: Path, fail: str = "") -> Generator[None, None, int]:
     """Two steps that leave a file each, and one when closed at the ``yield``."""
     if fail == "first":
         raise ValueError("the first step failed")
-    (folder / "first").write_text(str(os.getpid()))
+    _mark(folder, "first")
     try:
         yield
     except GeneratorExit:
-        (folder / "closed").write_text(str(os.getpid()))
+        _mark(folder, "closed")
         raise
     if fail == "second":
         raise ValueError("the second step failed")
-    (folder / "second").write_text(str(os.getpid()))
+    _mark(folder, "second")
     return os.getpid()
 
 
@@ -272,7 +279,7 @@ def _beside(folder: Path, fail: str = "", size: int = parallel.INLINE_BELOW):
     work = parallel.Beside(
         _steps(folder, fail),
         size=size,
-        after_fork=lambda: (folder / "after_fork").write_text(str(os.getpid())),
+        after_fork=lambda: _mark(folder, "after_fork"),
     )
     work.begin()
     return work
