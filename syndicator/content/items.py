@@ -102,21 +102,23 @@ def reading_settings(config: Config) -> str:
 
 def parse_source(source: Source, data: bytes | OSError, config: Config) -> ReadResult:
     """Parse bytes already read (or the error reading them) as the document ``source``."""
-    path = str(source.path)
     if isinstance(data, OSError):
-        return ReadResult(source, None, (Problem(path, None, f"cannot read: {data.strerror}"),))
+        problem = Problem(str(source.path), None, f"cannot read: {data.strerror}")
+        return ReadResult(source, None, (problem,))
     try:
         document = parse_document(data)
     except DocumentError as exc:
-        return ReadResult(source, None, (Problem(path, exc.line, exc.reason),))
+        return ReadResult(source, None, (Problem(str(source.path), exc.line, exc.reason),))
     if document is None:
         return ReadResult(source, None)
     try:
         item, warnings = build_item(document, source, config)
     except DocumentError as exc:
-        return ReadResult(source, None, (Problem(path, exc.line, exc.reason),))
+        return ReadResult(source, None, (Problem(str(source.path), exc.line, exc.reason),))
     return ReadResult(
-        source, item, tuple(Problem(path, line, msg, "warning") for line, msg in warnings)
+        source,
+        item,
+        tuple(Problem(str(source.path), line, msg, "warning") for line, msg in warnings),
     )
 
 

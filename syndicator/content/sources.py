@@ -31,8 +31,9 @@ class Source:
 
     @property
     def path(self) -> Path:
-        """A ``Path`` is built only for the files actually read: building one for every file
-        of a large folder on every walk was most of a rescan's time."""
+        """The file as messages name it. Built only for a file with a problem: one for every
+        file of a large folder on every walk was most of a rescan's time, and one for every
+        file read cost a reading worker more than the read (``location`` is opened)."""
         return Path(self.location)
 
 

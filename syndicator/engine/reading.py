@@ -83,8 +83,11 @@ def _read_chunk(sources: Sequence[Source]) -> list[Read]:
     config, known = shared()
     done: list[Read] = []
     for source in sources:
+        data: bytes | OSError
         try:
-            data: bytes | OSError = source.path.read_bytes()
+            # Not through a ``Path``: building one, and its ``open``, cost more than the read.
+            with open(source.location, "rb") as file:
+                data = file.read()
         except OSError as exc:
             data = exc
         digest = hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else ""
