@@ -8,7 +8,6 @@ files are on disk, since their bodies are those files.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -36,34 +35,30 @@ class Announcer:
         return orjson.dumps(json_item(entry, self.site, extension=True)).decode()
 
     def record(self, connection: Connection, step: Step, now: datetime) -> Announced:
-        """Write the item records and events of a scan, and fan the events out to the outbox;
-        the events, their ids and the records saved (without their payloads)."""
+        """Write the item records of a scan and its events, and fan the events out to the
+        outbox; the events and their ids."""
         catalog = step.catalog
-        hidden = [k for k in step.keys if k in step.prior and k not in catalog.entries]
+        hidden = [new.key for old, new in step.changes if old and new.key not in catalog.entries]
         changes = transitions(
-            step.keys,
-            step.prior,
+            step.changes,
             catalog,
-            step.versions,
             self._payload,
             records.load_payloads(connection, hidden),
             announce=step.baseline_done or self.config.push.announce_existing,
         )
         events: list[Event] = []
-        saved: list[ItemRecord] = []
 
         def item_records() -> Iterator[ItemRecord]:
             for change in changes:
                 if isinstance(change, Event):
                     events.append(change)
                 else:
-                    saved.append(replace(change, data=""))
                     yield change
 
         records.save_items(connection, item_records())
         event_ids = records.append_events(connection, events, now)
         outbox.fan_out(connection, list(zip(event_ids, events, strict=True)), now)
-        return Announced(events, event_ids, saved)
+        return Announced(events, event_ids)
 
     def after_output(self, now: datetime) -> int:
         if not self.config.hub_url:

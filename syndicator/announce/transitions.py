@@ -6,65 +6,63 @@ Pure: the transitions of every item between two scans, as new store records and 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import replace
 
 import orjson
 
 from syndicator.catalog import Entry, LiveCatalog
+from syndicator.engine.changes import Change
 from syndicator.feeds.jsonfeed import filter_slugs
 from syndicator.store.records import Event, EventType, ItemRecord
 
 
 def transitions(
-    keys: Iterable[str],
-    prior: Mapping[str, ItemRecord],
+    changes: Iterable[Change],
     catalog: LiveCatalog,
-    versions: Mapping[str, str],
     payload_of: Callable[[Entry], str],
     old_payloads: Mapping[str, str],
     *,
     announce: bool,
 ) -> Iterator[ItemRecord | Event]:
-    """The records that changed among ``keys``, and the events to announce, as found.
+    """The records of ``changes`` with their payloads, and the events to announce, as found.
 
-    A generator, so that a first scan of a large folder never holds every record at once.
-    ``payload_of`` renders an entry's webhook ``data``; it is called only for records that
-    changed. ``old_payloads`` holds the stored payload of every item among ``keys`` that is not
-    visible now (what an ``item.unpublished`` event carries). ``announce`` is False for the
-    baseline scan: states are recorded, nothing is announced.
+    A generator, so that a first scan of a large folder never holds every payload at once.
+    ``payload_of`` renders an entry's webhook ``data``. ``old_payloads`` holds the stored
+    payload of every changed item that is not visible now (what an ``item.unpublished`` event
+    carries). ``announce`` is False for the baseline scan: states are recorded, nothing is
+    announced.
     """
-    for key in keys:
-        old = prior.get(key)
-        state = catalog.states.get(key, "removed")
+    for old, new in changes:
+        key = new.key
         was_published = old is not None and old.state == "published"
-        item = catalog.items.get(key)
-        if item is None:
-            if old is None or old.state == "removed":
-                continue
+        if key not in catalog.items:
             last = old_payloads.get(key, "{}")
             if was_published and announce:
-                yield _event("item.unpublished", key, old.item_id, last, None)
-            yield replace(old, state="removed", data=last)
+                yield _event("item.unpublished", key, new.item_id, last, None)
+            yield _with_data(new, last)
             continue
         entry = catalog.entries.get(key)
-        published = entry.published if entry else item.date
-        updated = entry.updated if entry else None
-        version = versions[key]
-        now_known = (item.id, state, published, updated, version)
-        if (
-            old is not None
-            and (old.item_id, old.state, old.published_at, old.updated_at, old.version) == now_known
-        ):
-            continue
         payload = payload_of(entry) if entry else old_payloads.get(key, "{}")
         if announce:
+            state = new.state
             if state == "published" and not was_published:
-                yield _event("item.published", key, item.id, payload, entry)
-            elif state == "published" and old is not None and old.version != version:
-                yield _event("item.updated", key, item.id, payload, entry)
+                yield _event("item.published", key, new.item_id, payload, entry)
+            elif state == "published" and old is not None and old.version != new.version:
+                yield _event("item.updated", key, new.item_id, payload, entry)
             elif was_published and state != "published" and old is not None:
                 yield _event("item.unpublished", key, old.item_id, payload, entry)
-        yield ItemRecord(key, item.id, state, published, updated, version, payload)
+        yield _with_data(new, payload)
+
+
+def _with_data(record: ItemRecord, data: str) -> ItemRecord:
+    return ItemRecord(
+        record.key,
+        record.item_id,
+        record.state,
+        record.published_at,
+        record.updated_at,
+        record.version,
+        data,
+    )
 
 
 def _event(kind: EventType, key: str, item_id: str, payload: str, entry: Entry | None) -> Event:

@@ -26,6 +26,7 @@ from syndicator.catalog import Delta, LiveCatalog
 from syndicator.config import Config
 from syndicator.content.items import Item, Problem, reading_settings
 from syndicator.content.sources import Source, locate, roots, walk
+from syndicator.engine.changes import Change, record_changes
 from syndicator.engine.reading import ReadAhead, merge, read_sources
 from syndicator.engine.render import SiteRenderer
 from syndicator.engine.times import FirstSeen, UpdatedTimes, updated_times
@@ -44,11 +45,8 @@ class Step:
     """What one scan found, as the engine reports it to the stages that follow."""
 
     catalog: LiveCatalog
-    # Items whose stored record may have changed (every one on the first scan), in key order.
-    keys: Sequence[str]
-    # The item records of the last scan, and the version of every item now read.
-    prior: Mapping[str, ItemRecord]
-    versions: Mapping[str, str]
+    # The item records this scan changes, in key order (``engine.changes``).
+    changes: Sequence[Change]
     # False until the store has finished a first scan: that baseline announces nothing.
     baseline_done: bool
 
@@ -59,8 +57,6 @@ class Announced:
 
     events: list[Event] = field(default_factory=list)
     event_ids: list[int] = field(default_factory=list)
-    # The item records saved, without their payloads (which only the store keeps).
-    saved: list[ItemRecord] = field(default_factory=list)
 
 
 class Announcer(Protocol):
@@ -244,15 +240,16 @@ class Pipeline:
             if first
             else (delta.keys | items.keys())
         )
-        step = Step(self.catalog, keys, self._prior, self._versions, self._baseline_done)
         announced = Announced()
         distributions = 0
         if self.store is not None and self.announcer is not None:
+            changes = record_changes(keys, self._prior, self.catalog, self._versions)
+            step = Step(self.catalog, changes, self._baseline_done)
             writes = self._writes(self.store, self.announcer, updates, removed, step, now)
-            announced, report = self._record(self.store, writes, len(step.keys), delta, progress)
+            announced, report = self._record(self.store, writes, len(keys), delta, progress)
             self._baseline_done = True
             self._read_with = self.reading
-            self._prior.update((record.key, record) for record in announced.saved)
+            self._prior.update((record.key, record) for _, record in changes)
             distributions = self.announcer.after_output(now)
         else:
             report = self._rendering(delta, progress)()

@@ -49,12 +49,25 @@ def test_a_scan_is_committed_only_once_its_pages_are_written(
         "save_documents",
         lambda *args: writer.write_text(str(os.getpid())) and save(*args),
     )
-    result = announcing_pipeline(config, engine).scan(at(1))
+    pipeline = announcing_pipeline(config, engine)
+    result = pipeline.scan(at(1))
     with engine.connect() as connection:
         assert len(records.load_documents(connection)) == 3
+        stored = records.load_items(connection)
     # Forked: the rows were written by a child beside the output (``parallel.Beside``).
     assert (writer.read_text() != str(os.getpid())) == forked
     assert "tags/t0/index.html" in result.report.written
+
+    # This process remembers the records the child wrote: the next scan announces only the edit.
+    (content / "d0.md").write_text(document("D0", extra="tags: [t0]\n", body="Edited."))
+    edited = pipeline.scan(at(2))
+    assert [(e.type, e.key) for e in edited.events] == [("item.updated", "_posts/d0.md")]
+    with engine.connect() as connection:
+        now_stored = records.load_items(connection)
+    assert {k: r for k, r in now_stored.items() if k != "_posts/d0.md"} == {
+        k: r for k, r in stored.items() if k != "_posts/d0.md"
+    }
+    assert now_stored["_posts/d0.md"].version != stored["_posts/d0.md"].version
     engine.dispose()
 
 
