@@ -39,7 +39,7 @@ class Announcer:
         outbox; the events and their ids."""
         catalog = step.catalog
         hidden = [new.key for old, new in step.changes if old and new.key not in catalog.entries]
-        changes = transitions(
+        found = transitions(
             step.changes,
             catalog,
             self._payload,
@@ -49,7 +49,7 @@ class Announcer:
         events: list[Event] = []
 
         def item_records() -> Iterator[ItemRecord]:
-            for change in changes:
+            for change in found:
                 if isinstance(change, Event):
                     events.append(change)
                 else:

@@ -9,6 +9,7 @@ getting them back from that child cost a tenth of a second at 10,000 documents.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from syndicator.catalog import LiveCatalog
 from syndicator.store.records import ItemRecord
@@ -33,7 +34,7 @@ def record_changes(
         item = catalog.items.get(key)
         if item is None:
             if old is not None and old.state != "removed":
-                changes.append((old, _record(old, "removed")))
+                changes.append((old, replace(old, state="removed", data="")))
             continue
         entry = catalog.entries.get(key)
         new = ItemRecord(
@@ -48,12 +49,6 @@ def record_changes(
         if old is None or _known(old) != _known(new):
             changes.append((old, new))
     return changes
-
-
-def _record(old: ItemRecord, state: str) -> ItemRecord:
-    return ItemRecord(
-        old.key, old.item_id, state, old.published_at, old.updated_at, old.version, ""
-    )
 
 
 def _known(record: ItemRecord) -> tuple[object, ...]:

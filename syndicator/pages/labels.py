@@ -158,6 +158,11 @@ class Labels:
     def number(self, n: float) -> str:
         return format_decimal(n, locale=self.lang)
 
+    def load(self) -> None:
+        """Read the language's data (plural rules, months: 8 ms) now, not for the first page:
+        the processes forked to render pages then inherit it instead of each reading it."""
+        _locale(self.lang).plural_form(1)
+
 
 @lru_cache(maxsize=8)
 def _locale(lang: str) -> Locale:

@@ -96,6 +96,12 @@ class PageRenderer:
         self.env = template_files("syndicator.pages")
         self.env.globals.update(t=self.labels, site=self.site, content_lang=config.site.language)
         self.env.filters["breakable"] = _breakable
+        # Compiled and read now, once (22 ms): the processes forked to render pages inherit
+        # them, where each compiled and read its own; ``build`` makes this renderer while the
+        # files are read.
+        for name in self.env.list_templates():
+            self.env.get_template(name)
+        self.labels.load()
         # Each item is on the page of each of its feeds (four or five): its card is made once.
         self._cards = lru_cache(maxsize=16384)(self._render_card)
 
