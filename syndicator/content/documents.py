@@ -12,6 +12,50 @@ from syndicator.content.markup import strip_xml_forbidden
 
 _HANDLER = YAMLHandler()
 _BOM = "\ufeff"
+_STR, _MAP, _SEQ = (f"tag:yaml.org,2002:{name}" for name in ("str", "map", "seq"))
+
+
+class _Unusual(Exception):
+    """A node the front-matter loader leaves to PyYAML's own constructor."""
+
+
+class FrontMatterLoader(yaml.CSafeLoader):
+    """PyYAML's C safe loader, with the values of the usual front matter built directly.
+
+    Front matter is a mapping of string keys to strings, lists and a few dates, numbers or
+    booleans. PyYAML's constructor builds each value through generic machinery (a generator
+    per collection, a table of constructors, memos for aliases) that was a third of parsing a
+    document's YAML (37 µs). Here mappings with string keys, sequences and strings are built
+    in one walk, and every other scalar by PyYAML itself. A document holding anything else (a
+    merge key ``<<``, a collection used twice through an alias, another tag) is built by
+    PyYAML from the start, so every document loads as with ``CSafeLoader``."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        try:
+            data = self._value(node, set())
+        except _Unusual:
+            self.constructed_objects = {}
+            return super().construct_document(node)
+        self.constructed_objects = {}
+        return data
+
+    def _value(self, node: yaml.Node, seen: set[int]) -> Any:
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            return node.value if node.tag == _STR else self.construct_object(node)
+        if id(node) in seen:
+            raise _Unusual
+        seen.add(id(node))
+        if kind is yaml.MappingNode and node.tag == _MAP:
+            data: dict[str, Any] = {}
+            for key, value in node.value:
+                if type(key) is not yaml.ScalarNode or key.tag != _STR:
+                    raise _Unusual
+                data[key.value] = self._value(value, seen)
+            return data
+        if kind is yaml.SequenceNode and node.tag == _SEQ:
+            return [self._value(item, seen) for item in node.value]
+        raise _Unusual
 
 
 class DocumentError(Exception):
@@ -66,7 +110,7 @@ def parse_document(data: bytes) -> Document | None:
         raise DocumentError(1, "front matter has no closing '---' line") from exc
     line_offset = text.count("\n", 0, start.end())
     try:
-        meta = _HANDLER.load(fm_text)
+        meta = _HANDLER.load(fm_text, Loader=FrontMatterLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + line_offset + 1 if mark else None

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+import yaml
+
+from syndicator.content.documents import DocumentError, FrontMatterLoader, parse_document
+
+from .fidelity import CORPUS
 from .helpers import Site, doc
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
@@ -120,3 +126,64 @@ def test_well_formed_yaml_with_an_impossible_value_is_reported_not_fatal(site: S
     assert re.search(r"feb30\.md:4: error: .*out of range", built.stderr), built.stderr
     assert re.search(r"nested\.md:5: error: ", built.stderr), built.stderr
     assert "Traceback" not in built.stderr
+
+
+FRONT_MATTERS = [
+    "title: Plain\ndate: 2024-01-02 10:00:00 +01:00\npublished: no\ncategories: [A, B]\n",
+    'quoted: "12"\nforced: !!str 2024-01-01\nfolded: >\n  one\n  two\nlines: |\n  a\n  b\n',
+    "nested:\n  - image: /a.png\n    alt: A\n  - [1, two, 2024-01-01]\nmap: {a: 1, b: [x]}\n",
+    "n: 12\nf: 1.5\ninf: .inf\nnull: ~\nempty:\nyes: on\noct: 0o17\nhex: 0x1f\nday: 2024-02-03\n",
+    "base: &b {a: 1, b: 2}\nmerged:\n  <<: *b\n  c: 3\n",  # merge key
+    "list: &l [1, 2]\nagain: *l\n",  # one collection, two places
+    "word: &w hello\nagain: *w\n",  # an aliased string
+    "loop: &x [*x]\n",  # recursive
+    "? [a, b]\n: unhashable key\n",
+    "1: number key\ntrue: bool key\n",
+    "set: !!set {a, b}\nomap: !!omap [a: 1, b: 2]\npairs: !!pairs [a: 1]\n",
+    "bin: !!binary aGVsbG8=\n",
+    "custom: !thing value\n",
+    "date: 2024-02-30\n",
+    "dup: 1\ndup: 2\n",
+    "- a list\n- at the top\n",
+    "just a string\n",
+    "",
+    "a: [unclosed\n",
+]
+
+
+def _load(text: str, loader: type) -> str:
+    """The value as ``repr`` shows it (which also shows a list holding itself), or the error."""
+    try:
+        return repr(yaml.load(text, Loader=loader))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.mark.parametrize("text", FRONT_MATTERS)
+def test_front_matter_loads_as_with_pyyaml(text: str):
+    """``FrontMatterLoader`` builds usual values itself and the rest through PyYAML: always the
+    same values, and the same errors, as PyYAML's safe loader."""
+    assert _load(text, FrontMatterLoader) == _load(text, yaml.CSafeLoader)
+
+
+def test_usual_front_matter_is_built_without_pyyaml_constructor(monkeypatch):
+    def refuse(*_args: object) -> None:
+        raise AssertionError("built by PyYAML's constructor")
+
+    monkeypatch.setattr(yaml.CSafeLoader, "construct_document", refuse)
+    for text in FRONT_MATTERS[:3]:  # string keys, lists, mappings, strings, dates, numbers
+        assert isinstance(yaml.load(text, Loader=FrontMatterLoader), dict)
+
+
+def test_every_corpus_front_matter_loads_as_with_pyyaml():
+    texts = []
+    for path in sorted(p for p in CORPUS.rglob("*") if p.is_file()):
+        try:
+            document = parse_document(path.read_bytes())
+        except DocumentError:  # broken YAML: the same errors are compared above
+            continue
+        if document is not None:
+            texts.append(document.front_matter_text)
+    assert len(texts) > 100
+    for text in texts:
+        assert _load(text, FrontMatterLoader) == _load(text, yaml.CSafeLoader), text
