@@ -6,6 +6,7 @@ Pure: the transitions of every item between two scans, as new store records and 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 
 import orjson
 
@@ -38,7 +39,7 @@ def transitions(
             last = old_payloads.get(key, "{}")
             if was_published and announce:
                 yield _event("item.unpublished", key, new.item_id, last, None)
-            yield _with_data(new, last)
+            yield replace(new, data=last)
             continue
         entry = catalog.entries.get(key)
         payload = payload_of(entry) if entry else old_payloads.get(key, "{}")
@@ -50,19 +51,7 @@ def transitions(
                 yield _event("item.updated", key, new.item_id, payload, entry)
             elif was_published and state != "published" and old is not None:
                 yield _event("item.unpublished", key, old.item_id, payload, entry)
-        yield _with_data(new, payload)
-
-
-def _with_data(record: ItemRecord, data: str) -> ItemRecord:
-    return ItemRecord(
-        record.key,
-        record.item_id,
-        record.state,
-        record.published_at,
-        record.updated_at,
-        record.version,
-        data,
-    )
+        yield replace(new, data=payload)
 
 
 def _event(kind: EventType, key: str, item_id: str, payload: str, entry: Entry | None) -> Event:
